@@ -1,0 +1,25 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * Names shared by the API, the workers and workflow code. Pure constants: workflow code imports
+ * this module, so nothing here may do I/O.
+ */
+export const TASK_QUEUES = {
+  /** Workflows and Stripe/database activities. */
+  main: 'stripe-crm-sync',
+  /** CRM calls only, so a server-side rate limit on this queue bounds every worker together. */
+  crm: 'stripe-crm-sync-crm',
+} as const;
+
+/**
+ * Custom search attributes, registered on the dev server at start and documented for real
+ * clusters. No personal data: ids and states only.
+ */
+export const SEARCH_ATTRIBUTES = {
+  stripeCustomerId: defineSearchAttributeKey('StripeCustomerId', SearchAttributeType.KEYWORD),
+  stripeAccountId: defineSearchAttributeKey('StripeAccountId', SearchAttributeType.KEYWORD),
+  crmRecordId: defineSearchAttributeKey('CrmRecordId', SearchAttributeType.KEYWORD),
+  syncState: defineSearchAttributeKey('SyncState', SearchAttributeType.KEYWORD),
+} as const;
+
+export const ALL_SEARCH_ATTRIBUTES = Object.values(SEARCH_ATTRIBUTES);

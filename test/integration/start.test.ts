@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../support/harness.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs the README's run command with a clean environment (no Temporal address, no DATABASE_URL). */
+function npmStart(env: Record<string, string>): Started {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(TEMPORAL_|DATABASE_URL|PORT$|DATA_DIR$)/.test(k)),
+  );
+  const child = spawn('npm', ['start'], { cwd: projectRoot, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let text = '';
+  child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => text, exited };
+}
+
+async function waitFor(started: Started, pattern: RegExp, ms: number, whileRunning = true): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pattern.test(started.output())) {
+    if (whileRunning && (started.child.exitCode !== null || started.child.signalCode !== null)) throw new Error(`npm start exited early:\n${started.output()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${started.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function processesMentioning(text: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', text], { encoding: 'utf8' }).split('\n').filter((l) => l && !l.includes('pgrep'));
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+describe('npm start (the whole local stack)', () => {
+  let dataDir: string;
+  let ports: { api: number; temporal: number; ui: number };
+  const running: Started[] = [];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-start-'));
+    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+  });
+  afterAll(async () => {
+    for (const s of running) {
+      try {
+        if (s.child.pid) process.kill(-s.child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const env = () => ({
+    PORT: String(ports.api),
+    TEMPORAL_DEV_SERVER_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+    DATA_DIR: dataDir,
+  });
+
+  async function startAndCheckHealth(): Promise<Started> {
+    const started = npmStart(env());
+    running.push(started);
+    await waitFor(started, /stripe-crm-sync is running/, 120_000);
+    const health = await fetch(`http://127.0.0.1:${ports.api}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ temporal: { status: 'ok' }, database: { status: 'ok', kind: 'embedded' } });
+    const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
+    expect(ui.status).toBe(200);
+    expect(started.output()).toContain(`http://localhost:${ports.ui}`);
+    return started;
+  }
+
+  /** 'ctrl-c' signals the whole process group, as a terminal does; 'sigterm' only npm's process, as a supervisor does. */
+  async function stopAndCheckNothingLeft(started: Started, how: 'ctrl-c' | 'sigterm') {
+    if (how === 'ctrl-c') process.kill(-(started.child.pid ?? 0), 'SIGINT');
+    else started.child.kill('SIGTERM');
+    await started.exited;
+    // npm may exit before its grandchildren finish stopping; their output still arrives on the pipe.
+    await waitFor(started, /^stopped$/m, 30_000, false);
+    // Give the process table a moment: npm can exit a beat before its last grandchild is reaped.
+    for (let i = 0; i < 20 && processesMentioning(dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
+    expect(processesMentioning(dataDir)).toEqual([]);
+  }
+
+  it('brings up Temporal, the embedded database, the worker and the API; workflows survive a restart; SIGTERM leaves no process', async () => {
+    const first = await startAndCheckHealth();
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    const client = new Client({ connection });
+    const workflowId = `start-test/${Date.now()}`;
+    const result = await client.workflow.execute('diagnosticsWorkflow', { taskQueue: 'stripe-crm-sync', workflowId, workflowExecutionTimeout: '30 seconds' });
+    expect(result).toMatchObject({ database: { ok: true, kind: 'embedded' } });
+    await connection.close();
+    await stopAndCheckNothingLeft(first, 'ctrl-c');
+
+    const second = await startAndCheckHealth();
+    const again = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    const described = await new Client({ connection: again }).workflow.getHandle(workflowId).describe();
+    expect(described.status.name).toBe('COMPLETED');
+    await again.close();
+    await stopAndCheckNothingLeft(second, 'sigterm');
+  }, 240_000);
+
+  it('fails fast naming every bad variable', async () => {
+    const started = npmStart({ ...env(), PORT: 'not-a-port', DATABASE_URL: 'mysql://nope' });
+    running.push(started);
+    expect(await started.exited).toBe(1);
+    expect(started.output()).toMatch(/PORT: /);
+    expect(started.output()).toMatch(/DATABASE_URL: /);
+    expect(processesMentioning(dataDir)).toEqual([]);
+  }, 60_000);
+});

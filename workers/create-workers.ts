@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import { createActivities } from '../activities/index.js';
+import type { Config } from '../config/index.js';
+import { temporalConnectionOptions } from '../config/temporal.js';
+import type { Database } from '../db/database.js';
+import { TASK_QUEUES } from '../domain/temporal-names.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Where workflow code comes from: the bundle `npm run build` prebuilt (production: no webpack at
+ * start-up), else the sources (dev and tests, bundled by the worker).
+ */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const prebuilt = path.resolve(here, '../workflow-bundle.js');
+  if (existsSync(prebuilt)) return { workflowBundle: { codePath: prebuilt } };
+  const ts = path.resolve(here, '../workflows/index.ts');
+  return { workflowsPath: existsSync(ts) ? ts : path.resolve(here, '../workflows/index.js') };
+}
+
+export interface WorkerDeps {
+  config: Config;
+  connection: NativeConnection;
+  db: Kysely<Database>;
+  databaseKind: string;
+  /** Tests pass a prebuilt bundle and their own task queue. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  taskQueue?: string;
+}
+
+export async function connectWorker(config: Config, addressOverride?: string): Promise<NativeConnection> {
+  return NativeConnection.connect(await temporalConnectionOptions(config.temporal, addressOverride));
+}
+
+/** The workers one process runs. Every queue name comes from TASK_QUEUES. */
+export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
+  const activities = createActivities({ db: deps.db, databaseKind: deps.databaseKind });
+  const main = await Worker.create({
+    connection: deps.connection,
+    namespace: deps.config.temporal.namespace,
+    taskQueue: deps.taskQueue ?? TASK_QUEUES.main,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : workflowSource()),
+    activities,
+    // In-flight activities get this long to finish before the worker exits.
+    shutdownGraceTime: `${deps.config.worker.shutdownGraceSeconds} seconds`,
+  });
+  return [main];
+}
+
+/** Runs workers until each has shut down (on a shutdown signal or `worker.shutdown()`). */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
+}

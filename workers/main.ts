@@ -1,0 +1,27 @@
+import path from 'node:path';
+import { Runtime } from '@temporalio/worker';
+import { loadConfig } from '../config/index.js';
+import { openDatabase } from '../db/connect.js';
+import { connectWorker, createWorkers, runWorkers } from './create-workers.js';
+
+// Production worker entry point (`npm run worker`, built JavaScript). SIGINT/SIGTERM start a
+// graceful shutdown: no new tasks are polled and in-flight activities get the grace period.
+const config = loadConfig();
+Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'] });
+if (!config.database.url) {
+  console.warn('DATABASE_URL is not set: using the embedded PostgreSQL, which only this process can open. Run the API in the same process (npm start) or set DATABASE_URL.');
+}
+const handle = await openDatabase({
+  ...(config.database.url ? { url: config.database.url, poolMax: config.database.poolMax } : {}),
+  embeddedDir: path.join(config.dataDir, 'pglite'),
+});
+const connection = await connectWorker(config);
+try {
+  const workers = await createWorkers({ config, connection, db: handle.db, databaseKind: handle.kind });
+  console.log(`worker polling ${workers.map((w) => w.options.taskQueue).join(', ')} on ${config.temporal.address ?? 'localhost:7233'}/${config.temporal.namespace}`);
+  await runWorkers(workers);
+  console.log('worker stopped');
+} finally {
+  await connection.close();
+  await handle.close();
+}

@@ -1,0 +1,2 @@
+// The worker loads this file as its workflow bundle entry: every workflow is exported from here.
+export { diagnosticsWorkflow } from './diagnostics.js';
