@@ -288,11 +288,6 @@ export class CrmStore {
     }
   }
 
-  /** Re-indexes a property that just became unique-valued (nothing else is indexed until then). */
-  reindex(type: ObjectTypeName): void {
-    for (const rec of this.live(type)) this.index(rec);
-  }
-
   archive(rec: CrmRecord): void {
     if (rec.archived) return;
     this.unindex(rec);

@@ -82,7 +82,7 @@ export function parseCsv(text: string, delimiter: string): string[][] {
 }
 
 function quote(value: string, delimiter: string): string {
-  return value.includes(delimiter) || /["\r\n]/.test(value) || value === '' ? `"${value.replace(/"/g, '""')}"` : value;
+  return value.includes(delimiter) || /["\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 export function toCsv(header: string[], rows: string[][], delimiter: string, lineEnding: string): string {

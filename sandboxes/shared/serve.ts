@@ -1,7 +1,7 @@
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
-import { FaultInjector, type FaultRule } from './faults.js';
+import type { FaultInjector, FaultRule } from './faults.js';
 
 export interface RunningSandbox {
   /** Base URL, e.g. http://127.0.0.1:12111 */

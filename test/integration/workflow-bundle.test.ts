@@ -22,3 +22,30 @@ describe('workflow bundle', () => {
     expect(errors.join('\n')).toMatch(/node:fs/);
   });
 });
+
+describe('workflow lint rules', () => {
+  it('reject Node built-ins, I/O libraries and activity implementations in workflows/, and allow activity types', async () => {
+    const { ESLint } = await import('eslint');
+    const { randomBytes } = await import('node:crypto');
+    const { writeFile, rm } = await import('node:fs/promises');
+    // Typed linting needs a real file inside the project; a random name keeps concurrent runs apart.
+    const probe = path.join(projectRoot, 'workflows', `lint-probe-${randomBytes(4).toString('hex')}.ts`);
+    await writeFile(probe, [
+      "import { readFileSync } from 'node:fs';",
+      "import { Kysely } from 'kysely';",
+      "import Stripe from 'stripe';",
+      "import { createActivities } from '../activities/index.js';",
+      "import type { Activities } from '../activities/index.js';",
+      'export const used = [readFileSync, Kysely, Stripe, createActivities];',
+      'export type A = Activities;',
+      '',
+    ].join('\n'));
+    try {
+      const [result] = await new ESLint({ cwd: projectRoot }).lintFiles([probe]);
+      const restricted = (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.line);
+      expect(restricted).toEqual([1, 2, 3, 4]);
+    } finally {
+      await rm(probe, { force: true });
+    }
+  });
+});
