@@ -4,6 +4,7 @@ import { loadConfig } from '../config/index.js';
 import { temporalConnectionOptions } from '../config/temporal.js';
 import { openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
+import { createStripeClient } from '../clients/stripe.js';
 import { createApp } from './app.js';
 import { listenApi } from './server.js';
 
@@ -18,7 +19,13 @@ await migrateToLatest(handle.db);
 const options = await temporalConnectionOptions(config.temporal);
 const connection = await Connection.connect(options);
 const temporal = new Client({ connection, namespace: config.temporal.namespace });
-const app = createApp({ temporal, temporalAddress: options.address, db: handle.db, databaseKind: handle.kind });
+const stripe = {
+  secrets: config.stripe.webhookSecrets,
+  primaryAccountId: config.stripe.accountId,
+  mode: config.stripe.mode,
+  client: config.stripe.apiKey ? createStripeClient({ apiKey: config.stripe.apiKey, ...(config.stripe.apiBaseUrl ? { baseUrl: config.stripe.apiBaseUrl } : {}) }) : null,
+};
+const app = createApp({ temporal, temporalAddress: options.address, db: handle.db, databaseKind: handle.kind, stripe });
 const server = await listenApi(app, config.api.port, config.api.host);
 console.log(`API listening on ${server.url}`);
 

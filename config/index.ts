@@ -68,7 +68,38 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port(8233),
 
   WORKER_SHUTDOWN_GRACE_SECONDS: int(30, 0, 3600),
+
+  STRIPE_API_KEY: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^(sk|rk)_(test|live)_\S+$/, { message: 'must be a Stripe secret or restricted key (sk_test_..., sk_live_..., rk_...)' }).optional(),
+  ),
+  STRIPE_API_BASE_URL: url(['http:', 'https:'], 'HTTP(S)'),
+  STRIPE_WEBHOOK_SECRETS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+      .pipe(z.array(z.string().regex(/^((acct_[A-Za-z0-9]+)=)?whsec_\S+$/, { message: 'each entry must be whsec_... or acct_...=whsec_...' }))),
+  ),
+  STRIPE_ACCOUNT_ID: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_]+$/, { message: 'must be an account id like acct_123' }).default('primary')),
+  STRIPE_MODE: z.preprocess(emptyToUndefined, z.enum(['live', 'test']).optional()),
+
+  CRM_PROVIDER: z.preprocess(emptyToUndefined, z.enum(['hubspot', 'salesforce']).default('hubspot')),
   CRM_RATE_LIMIT_PER_SECOND: positiveNumber(19),
+  SYNC_MODE: z.preprocess(emptyToUndefined, z.enum(['b2b', 'b2c']).default('b2b')),
+  MRR_DISCOUNTS: z.preprocess(emptyToUndefined, z.enum(['apply', 'ignore']).default('apply')),
+  CRM_FIELD_MAPPING: optionalString,
+  SYNC_DEBOUNCE_MS: int(250, 0, 60_000),
+  HUBSPOT_ACCESS_TOKEN: optionalString,
+  HUBSPOT_BASE_URL: url(['http:', 'https:'], 'HTTP(S)'),
+  SALESFORCE_INSTANCE_URL: url(['http:', 'https:'], 'HTTP(S)'),
+  SALESFORCE_ACCESS_TOKEN: optionalString,
+  SALESFORCE_API_VERSION: z.preprocess(emptyToUndefined, z.string().regex(/^\d+\.\d$/, { message: 'must look like 62.0' }).default('62.0')),
+
+  SANDBOX_STRIPE_PORT: port(12111),
+  SANDBOX_HUBSPOT_PORT: port(12112),
+  SANDBOX_SALESFORCE_PORT: port(12113),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -101,7 +132,33 @@ export interface Config {
     uiPort: number;
   };
   worker: { shutdownGraceSeconds: number };
-  crm: { rateLimitPerSecond: number };
+  stripe: {
+    /** Absent: demo mode — `npm start` runs the Stripe sandbox and uses it. */
+    apiKey?: string;
+    /** Override of api.stripe.com, e.g. the sandbox. */
+    apiBaseUrl?: string;
+    /** Webhook signing secrets; several for rotation or several accounts, each optionally bound to an account. */
+    webhookSecrets: Array<{ secret: string; accountId?: string }>;
+    /** Account id used in workflow ids when an event names none (non-Connect events). */
+    accountId: string;
+    /** Events whose livemode differs from this are acknowledged and not written to the CRM. */
+    mode: 'live' | 'test';
+  };
+  crm: {
+    provider: 'hubspot' | 'salesforce';
+    rateLimitPerSecond: number;
+    /** b2b: company/Account plus contact; b2c: contact only. */
+    mode: 'b2b' | 'b2c';
+    mrrDiscounts: 'apply' | 'ignore';
+    /** Path of a JSON file overriding CRM field names. */
+    fieldMappingPath?: string;
+    hubspot: { accessToken?: string; baseUrl?: string };
+    salesforce: { instanceUrl?: string; accessToken?: string; apiVersion: string };
+  };
+  sync: { debounceMs: number };
+  sandboxes: { stripePort: number; hubspotPort: number; salesforcePort: number };
+  /** True when no Stripe key and no CRM credentials are configured: `npm start` runs the demo on the sandboxes. */
+  demo: boolean;
 }
 
 export class ConfigError extends Error {
@@ -134,6 +191,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       message: 'mTLS needs both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH',
     });
   }
+  const crmCredentials = e.CRM_PROVIDER === 'hubspot' ? Boolean(e.HUBSPOT_ACCESS_TOKEN) : Boolean(e.SALESFORCE_ACCESS_TOKEN);
+  if (e.STRIPE_API_KEY && !crmCredentials) {
+    problems.push({
+      variable: e.CRM_PROVIDER === 'hubspot' ? 'HUBSPOT_ACCESS_TOKEN' : 'SALESFORCE_ACCESS_TOKEN',
+      message: `required when STRIPE_API_KEY is set and CRM_PROVIDER=${e.CRM_PROVIDER}`,
+    });
+  }
+  if (e.CRM_PROVIDER === 'salesforce' && e.SALESFORCE_ACCESS_TOKEN && !e.SALESFORCE_INSTANCE_URL) {
+    problems.push({ variable: 'SALESFORCE_INSTANCE_URL', message: 'required with SALESFORCE_ACCESS_TOKEN (e.g. https://yourorg.my.salesforce.com)' });
+  }
+  if (e.STRIPE_API_KEY && e.STRIPE_WEBHOOK_SECRETS.length === 0) {
+    problems.push({ variable: 'STRIPE_WEBHOOK_SECRETS', message: 'required when STRIPE_API_KEY is set: webhooks cannot be verified without a signing secret' });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const tlsRequested = e.TEMPORAL_TLS === undefined ? undefined : ['true', '1'].includes(e.TEMPORAL_TLS);
@@ -161,6 +231,34 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uiPort: e.TEMPORAL_UI_PORT,
     },
     worker: { shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS },
-    crm: { rateLimitPerSecond: e.CRM_RATE_LIMIT_PER_SECOND },
+    stripe: {
+      ...(e.STRIPE_API_KEY ? { apiKey: e.STRIPE_API_KEY } : {}),
+      ...(e.STRIPE_API_BASE_URL ? { apiBaseUrl: e.STRIPE_API_BASE_URL } : {}),
+      webhookSecrets: e.STRIPE_WEBHOOK_SECRETS.map((entry) => {
+        const [first, second] = entry.split('=');
+        return second ? { accountId: first ?? '', secret: second } : { secret: first ?? '' };
+      }),
+      accountId: e.STRIPE_ACCOUNT_ID,
+      mode: e.STRIPE_MODE ?? (/_live_/.test(e.STRIPE_API_KEY ?? '') ? 'live' : 'test'),
+    },
+    crm: {
+      provider: e.CRM_PROVIDER,
+      rateLimitPerSecond: e.CRM_RATE_LIMIT_PER_SECOND,
+      mode: e.SYNC_MODE,
+      mrrDiscounts: e.MRR_DISCOUNTS,
+      ...(e.CRM_FIELD_MAPPING ? { fieldMappingPath: e.CRM_FIELD_MAPPING } : {}),
+      hubspot: {
+        ...(e.HUBSPOT_ACCESS_TOKEN ? { accessToken: e.HUBSPOT_ACCESS_TOKEN } : {}),
+        ...(e.HUBSPOT_BASE_URL ? { baseUrl: e.HUBSPOT_BASE_URL } : {}),
+      },
+      salesforce: {
+        ...(e.SALESFORCE_INSTANCE_URL ? { instanceUrl: e.SALESFORCE_INSTANCE_URL } : {}),
+        ...(e.SALESFORCE_ACCESS_TOKEN ? { accessToken: e.SALESFORCE_ACCESS_TOKEN } : {}),
+        apiVersion: e.SALESFORCE_API_VERSION,
+      },
+    },
+    sync: { debounceMs: e.SYNC_DEBOUNCE_MS },
+    sandboxes: { stripePort: e.SANDBOX_STRIPE_PORT, hubspotPort: e.SANDBOX_HUBSPOT_PORT, salesforcePort: e.SANDBOX_SALESFORCE_PORT },
+    demo: !e.STRIPE_API_KEY && !e.HUBSPOT_ACCESS_TOKEN && !e.SALESFORCE_ACCESS_TOKEN,
   };
 }

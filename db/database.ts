@@ -24,10 +24,66 @@ export interface StripeEventTable {
   workflowId: string | null;
 }
 
+export interface CrmLinkTable {
+  accountId: string;
+  customerId: string;
+  provider: string;
+  companyId: string | null;
+  contactId: string | null;
+  /** subscription id → deal / Opportunity id */
+  dealIds: Json<Record<string, string>>;
+  /** which identity step made the link, e.g. 'external-id' */
+  matchMethod: string;
+  productIds: ColumnType<string[], string[] | undefined, string[]>;
+  stripeStateAt: Timestamp | null;
+  lastSyncedAt: Timestamp | null;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export interface DeadLetterTable {
+  id: Generated<string>;
+  accountId: string;
+  customerId: string | null;
+  workflowId: string;
+  /** what failed, e.g. 'crm-sync' */
+  operation: string;
+  /** the failure category (ApplicationFailure type), e.g. 'CrmValidationError' */
+  errorType: string;
+  reason: string;
+  payload: Json<unknown>;
+  eventIds: ColumnType<string[], string[] | undefined, string[]>;
+  /** 'open' | 'retrying' | 'resolved' */
+  status: Generated<string>;
+  retryCount: Generated<number>;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export interface StripeChargeOwnerTable {
+  accountId: string;
+  chargeId: string;
+  customerId: string;
+}
+
+export interface StripeProductTable {
+  accountId: string;
+  productId: string;
+  name: string;
+  active: boolean;
+  stateAt: Timestamp;
+}
+
 export interface Database {
   stripeEvents: StripeEventTable;
+  crmLinks: CrmLinkTable;
+  deadLetters: DeadLetterTable;
+  stripeChargeOwners: StripeChargeOwnerTable;
+  stripeProducts: StripeProductTable;
 }
 
 export type StripeEvent = Selectable<StripeEventTable>;
 export type NewStripeEvent = Insertable<StripeEventTable>;
+export type CrmLink = Selectable<CrmLinkTable>;
+export type DeadLetter = Selectable<DeadLetterTable>;
 export type { Json };

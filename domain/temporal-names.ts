@@ -7,9 +7,12 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const TASK_QUEUES = {
   /** Workflows and Stripe/database activities. */
   main: 'stripe-crm-sync',
-  /** CRM calls only, so a server-side rate limit on this queue bounds every worker together. */
-  crm: 'stripe-crm-sync-crm',
 } as const;
+
+/** CRM calls only, one queue per provider, so a server-side rate limit on it bounds every worker together. */
+export function crmTaskQueue(provider: string): string {
+  return `stripe-crm-sync-crm-${provider}`;
+}
 
 /**
  * Custom search attributes, registered on the dev server at start and documented for real

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from './errors.js';
 
 /**
  * Unix time in seconds, the unit Stripe uses for every timestamp. The domain never reads the clock: callers
- * pass `now` (inside a workflow that is Temporal's deterministic `Date.now()` divided by 1000).
+ * pass `now` (inside a workflow, Temporal's deterministic workflow time in milliseconds divided by 1000).
  */
 export type Timestamp = number;
 

@@ -1,21 +1,27 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
-import { createApp } from '../api/app.js';
+import { createApp, type AppDeps } from '../api/app.js';
 import { listenApi, type ApiServer } from '../api/server.js';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { createStripeClient } from '../clients/stripe.js';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { temporalConnectionOptions } from '../config/temporal.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
+import { startSandboxes } from '../sandboxes/start-all.js';
 import { connectWorker, createWorkers } from '../workers/create-workers.js';
+import { createServiceClients, endpointsFromConfig, syncSettings, type ServiceEndpoints } from '../workers/services.js';
+import { startDemo } from './demo.js';
+import { salesforceDemoFields } from './demo-salesforce.js';
 import { findTemporalCli, startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
 
 /**
  * `npm start`: the whole local stack as one process tree — a Temporal dev server (unless
- * TEMPORAL_ADDRESS points at one), migrations, the workers and the API in this process. Ctrl-C or
- * SIGTERM stops everything in reverse order and leaves no process behind.
+ * TEMPORAL_ADDRESS points at one), migrations, the workers and the API in this process. With no
+ * Stripe or CRM credentials it is also the demo: the sandboxes, a registered webhook endpoint,
+ * seeded customers and a trickle of events. Ctrl-C or SIGTERM stops everything in reverse order.
  */
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (err) {
@@ -54,6 +60,36 @@ setInterval(() => {
 }, 1000).unref();
 
 try {
+  let endpoints: ServiceEndpoints;
+  let sandboxUrls: { stripe: string; hubspot: string; salesforce: string } | undefined;
+  if (config.demo) {
+    const sandboxes = await startSandboxes(
+      { stripe: config.sandboxes.stripePort, hubspot: config.sandboxes.hubspotPort, salesforce: config.sandboxes.salesforcePort },
+      // The demo's Salesforce org already has the custom fields an admin would add for this service.
+      { salesforce: { customFields: salesforceDemoFields() } },
+    );
+    cleanups.push({ name: 'sandboxes', run: () => sandboxes.close() });
+    sandboxUrls = { stripe: sandboxes.stripe.url, hubspot: sandboxes.hubspot.url, salesforce: sandboxes.salesforce.url };
+    endpoints = {
+      stripe: { apiKey: 'sk_test_demo', baseUrl: sandboxes.stripe.url, webhookSecrets: [], accountId: config.stripe.accountId, mode: 'test' },
+      crm: {
+        provider: config.crm.provider,
+        mode: config.crm.mode,
+        hubspot: { accessToken: 'demo-token', baseUrl: sandboxes.hubspot.url },
+        salesforce: { instanceUrl: sandboxes.salesforce.url, accessToken: 'demo-token', apiVersion: config.crm.salesforce.apiVersion },
+        fieldNameOverrides: {},
+      },
+      settings: syncSettings(config),
+    };
+  } else {
+    endpoints = await endpointsFromConfig(config);
+  }
+  const clients = await createServiceClients(endpoints);
+  if (config.demo) {
+    const report = await clients.crm.provision();
+    console.log(`CRM (${clients.crm.provider} sandbox) provisioned: ${report.created.length} created, ${report.existing.length} existing, ${report.missing.length} missing`);
+  }
+
   let devServer: DevServer | undefined;
   let address = config.temporal.address;
   if (!address) {
@@ -80,7 +116,7 @@ try {
 
   const nativeConnection = await connectWorker(config, address);
   cleanups.push({ name: 'worker connection', run: () => nativeConnection.close() });
-  const workers = await createWorkers({ config, connection: nativeConnection, db: database.db, databaseKind: database.kind });
+  const workers = await createWorkers({ config, connection: nativeConnection, db: database.db, databaseKind: database.kind, endpoints, clients });
   const running = workers.map((w) => w.run());
   cleanups.push({
     name: 'workers',
@@ -96,7 +132,13 @@ try {
   const connection = await Connection.connect(options);
   cleanups.push({ name: 'client connection', run: () => connection.close() });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ temporal, temporalAddress: address, db: database.db, databaseKind: database.kind });
+  const stripeDeps: AppDeps['stripe'] = {
+    secrets: [...endpoints.stripe.webhookSecrets],
+    primaryAccountId: endpoints.stripe.accountId,
+    mode: endpoints.stripe.mode,
+    client: createStripeClient({ apiKey: endpoints.stripe.apiKey, ...(endpoints.stripe.baseUrl ? { baseUrl: endpoints.stripe.baseUrl } : {}) }),
+  };
+  const app = createApp({ temporal, temporalAddress: address, db: database.db, databaseKind: database.kind, stripe: stripeDeps });
   const api: ApiServer = await listenApi(app, config.api.port, config.api.host);
   cleanups.push({ name: 'API', run: () => api.close() });
 
@@ -104,6 +146,18 @@ try {
   console.log(`  API          ${api.url}   (health: ${api.url}/health)`);
   if (devServer) console.log(`  Temporal UI  http://localhost:${config.temporal.uiPort}`);
   console.log(`  Temporal     ${address} namespace ${config.temporal.namespace}`);
+
+  if (sandboxUrls) {
+    // The demo: register our webhook endpoint for every event, the way an operator would in Stripe's dashboard.
+    const endpoint = await clients.stripe.webhookEndpoints.create({ url: `http://127.0.0.1:${config.api.port}/webhooks/stripe`, enabled_events: ['*'] });
+    if (!endpoint.secret) throw new Error('the Stripe sandbox returned no webhook secret');
+    stripeDeps.secrets.push({ secret: endpoint.secret });
+    console.log(`  Demo         Stripe sandbox ${sandboxUrls.stripe}, ${config.crm.provider} sandbox ${config.crm.provider === 'hubspot' ? sandboxUrls.hubspot : sandboxUrls.salesforce}`);
+    console.log('               seeding customers; a trickle of events follows. Browse CRM records at <crm sandbox>/__sandbox/state');
+    const demo = await startDemo(clients.stripe, { log: (line) => config.logLevel === 'debug' && console.log(line) });
+    cleanups.push({ name: 'demo', run: () => demo.stop() });
+    console.log(`               ${demo.customers.length} customers seeded on test clock ${demo.clockId}`);
+  }
   console.log('Press Ctrl-C to stop.');
 } catch (err) {
   console.error('start failed:', err instanceof Error ? err.message : err);

@@ -7,7 +7,8 @@ import { createActivities } from '../activities/index.js';
 import type { Config } from '../config/index.js';
 import { temporalConnectionOptions } from '../config/temporal.js';
 import type { Database } from '../db/database.js';
-import { TASK_QUEUES } from '../domain/temporal-names.js';
+import { crmTaskQueue, TASK_QUEUES } from '../domain/temporal-names.js';
+import type { ServiceClients, ServiceEndpoints } from './services.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -27,28 +28,53 @@ export interface WorkerDeps {
   connection: NativeConnection;
   db: Kysely<Database>;
   databaseKind: string;
-  /** Tests pass a prebuilt bundle and their own task queue. */
+  endpoints: ServiceEndpoints;
+  clients: ServiceClients;
+  /** Tests pass a prebuilt bundle and their own task queues. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
+  crmTaskQueue?: string;
 }
 
 export async function connectWorker(config: Config, addressOverride?: string): Promise<NativeConnection> {
   return NativeConnection.connect(await temporalConnectionOptions(config.temporal, addressOverride));
 }
 
-/** The workers one process runs. Every queue name comes from TASK_QUEUES. */
+/**
+ * The workers one process runs: workflows plus Stripe and database activities on the main queue,
+ * and CRM calls on the provider's queue. That queue's rate limit is enforced by the Temporal
+ * server across every worker polling it, which is what keeps all replicas together under the CRM's limit.
+ */
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
-  const activities = createActivities({ db: deps.db, databaseKind: deps.databaseKind });
-  const main = await Worker.create({
+  const crmQueue = deps.crmTaskQueue ?? crmTaskQueue(deps.clients.crm.provider);
+  const activities = createActivities({
+    crmTaskQueue: crmQueue,
+    db: deps.db,
+    databaseKind: deps.databaseKind,
+    stripe: deps.clients.stripe,
+    primaryAccountId: deps.endpoints.stripe.accountId,
+    crm: deps.clients.crm,
+    settings: deps.endpoints.settings,
+  });
+  const common = {
     connection: deps.connection,
     namespace: deps.config.temporal.namespace,
+    // In-flight activities get this long to finish before the worker exits.
+    shutdownGraceTime: `${deps.config.worker.shutdownGraceSeconds} seconds`,
+  } as const;
+  const main = await Worker.create({
+    ...common,
     taskQueue: deps.taskQueue ?? TASK_QUEUES.main,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : workflowSource()),
     activities,
-    // In-flight activities get this long to finish before the worker exits.
-    shutdownGraceTime: `${deps.config.worker.shutdownGraceSeconds} seconds`,
   });
-  return [main];
+  const crm = await Worker.create({
+    ...common,
+    taskQueue: crmQueue,
+    activities,
+    maxTaskQueueActivitiesPerSecond: deps.config.crm.rateLimitPerSecond,
+  });
+  return [main, crm];
 }
 
 /** Runs workers until each has shut down (on a shutdown signal or `worker.shutdown()`). */

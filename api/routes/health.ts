@@ -11,6 +11,7 @@ export interface HealthDeps {
   db: Kysely<Database>;
   databaseKind: string;
   temporalAddress: string;
+  workflowTaskQueue?: string;
   /** Per-check budget; a dependency slower than this counts as down. */
   timeoutMs?: number;
 }
@@ -50,7 +51,7 @@ export function healthRoutes(deps: HealthDeps) {
     if (c.req.query('deep') === 'true' && temporal.status === 'ok') {
       checks.worker = await within(timeoutMs * 3, 'worker', () =>
         deps.temporal.workflow.execute<typeof diagnosticsWorkflow>('diagnosticsWorkflow', {
-          taskQueue: TASK_QUEUES.main,
+          taskQueue: deps.workflowTaskQueue ?? TASK_QUEUES.main,
           workflowId: `health-check/${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
           workflowExecutionTimeout: `${timeoutMs * 3} ms`,
         }),

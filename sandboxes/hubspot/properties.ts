@@ -511,6 +511,11 @@ export class PropertyRegistry {
     return prop;
   }
 
+  /** Drops a definition that was created but must not stand (its creation is being rolled back). */
+  discard(type: ObjectTypeName, name: string): void {
+    this.propsOf(type).delete(name);
+  }
+
   archive(type: ObjectTypeName, name: string): void {
     const prop = this.get(type, name);
     if (!prop) throw notFoundError(`Unable to find property ${name} for object type ${OBJECT_TYPES[type].typeId}`);

@@ -1,7 +1,7 @@
 import { compareIds } from './associations.js';
 import { invalidInput, validationError } from './errors.js';
 import { isRecord } from './json.js';
-import type { ObjectTypeDef } from './object-types.js';
+import { resolveObjectType, type ObjectTypeDef, type ObjectTypeName } from './object-types.js';
 import { parseInstant, type PropertyDefinition } from './properties.js';
 import type { CrmRecord } from './store.js';
 
@@ -35,6 +35,7 @@ export const SEARCH_LIMITS = {
 } as const;
 
 export interface Filter {
+  kind: 'property';
   propertyName: string;
   operator: Operator;
   value?: string;
@@ -43,6 +44,18 @@ export interface Filter {
   def: PropertyDefinition;
 }
 
+/** `associations.<type>` pseudo-properties: records associated with the given record id(s). */
+export interface AssociationFilter {
+  kind: 'association';
+  propertyName: string;
+  operator: Operator;
+  toType: ObjectTypeName;
+  value?: string;
+  values?: string[];
+}
+
+const ASSOCIATION_OPERATORS: readonly Operator[] = ['EQ', 'NEQ', 'IN', 'NOT_IN', 'HAS_PROPERTY', 'NOT_HAS_PROPERTY'];
+
 export interface Sort {
   propertyName: string;
   direction: 'ASCENDING' | 'DESCENDING';
@@ -50,7 +63,7 @@ export interface Sort {
 }
 
 export interface SearchRequest {
-  filterGroups: Filter[][];
+  filterGroups: Array<Array<Filter | AssociationFilter>>;
   sorts: Sort[];
   query?: string;
   properties?: string[];
@@ -122,7 +135,7 @@ function parseNumber(raw: unknown, name: string): number | undefined {
   return n;
 }
 
-function parseFilter(raw: unknown, lookup: (name: string) => PropertyDefinition | undefined): Filter {
+function parseFilter(raw: unknown, lookup: (name: string) => PropertyDefinition | undefined): Filter | AssociationFilter {
   if (!isRecord(raw)) throw invalidInput('Cannot build Filter, expected a JSON object');
   const missing = ['operator', 'propertyName'].filter((k) => typeof raw[k] !== 'string');
   if (missing.length > 0) throw invalidInput(`Cannot build Filter, some of required attributes are not set [${missing.join(', ')}]`);
@@ -133,9 +146,11 @@ function parseFilter(raw: unknown, lookup: (name: string) => PropertyDefinition 
     );
   }
   const propertyName = raw.propertyName as string;
+  const association = /^associations\.(.+)$/.exec(propertyName);
+  if (association) return parseAssociationFilter(raw, propertyName, operator as Operator, association[1] ?? '');
   const def = lookup(propertyName);
   if (!def) throw validationError(`Unable to search by property ${propertyName}: the property does not exist.`);
-  const filter: Filter = { propertyName, operator: operator as Operator, def };
+  const filter: Filter = { kind: 'property', propertyName, operator: operator as Operator, def };
   const value = scalar(raw.value);
   const highValue = scalar(raw.highValue);
   if (value !== undefined) filter.value = value;
@@ -151,6 +166,25 @@ function parseFilter(raw: unknown, lookup: (name: string) => PropertyDefinition 
     throw validationError(`Operator BETWEEN requires value and highValue (property ${propertyName}).`);
   }
   if ((filter.operator === 'IN' || filter.operator === 'NOT_IN') && (filter.values ?? []).length === 0) {
+    throw validationError(`Operator ${operator} requires a non-empty values list (property ${propertyName}).`);
+  }
+  return filter;
+}
+
+function parseAssociationFilter(raw: Record<string, unknown>, propertyName: string, operator: Operator, type: string): AssociationFilter {
+  const toDef = resolveObjectType(type);
+  if (!toDef) throw validationError(`Unable to search by property ${propertyName}: unknown object type ${type}.`);
+  if (!ASSOCIATION_OPERATORS.includes(operator)) {
+    throw validationError(`Operator ${operator} is not supported for ${propertyName}; use one of ${ASSOCIATION_OPERATORS.join(', ')}.`);
+  }
+  const filter: AssociationFilter = { kind: 'association', propertyName, operator, toType: toDef.name };
+  const value = scalar(raw.value);
+  if (value !== undefined) filter.value = value;
+  if (Array.isArray(raw.values)) filter.values = raw.values.map((v) => scalar(v) ?? '');
+  if ((operator === 'EQ' || operator === 'NEQ') && value === undefined) {
+    throw validationError(`Operator ${operator} requires a value (property ${propertyName}).`);
+  }
+  if ((operator === 'IN' || operator === 'NOT_IN') && (filter.values ?? []).length === 0) {
     throw validationError(`Operator ${operator} requires a non-empty values list (property ${propertyName}).`);
   }
   return filter;
@@ -238,6 +272,27 @@ function containsToken(stored: string, value: string): boolean {
   return tokens(value).every((t) => have.includes(t));
 }
 
+/** Ids of the live records of a type a record is associated with. */
+export type AssociatedIds = (rec: CrmRecord, toType: ObjectTypeName) => string[];
+
+function matchesAssociation(rec: CrmRecord, f: AssociationFilter, associated: AssociatedIds): boolean {
+  const ids = associated(rec, f.toType);
+  switch (f.operator) {
+    case 'EQ':
+      return ids.includes(f.value ?? '');
+    case 'NEQ':
+      return !ids.includes(f.value ?? '');
+    case 'IN':
+      return ids.some((id) => (f.values ?? []).includes(id));
+    case 'NOT_IN':
+      return !ids.some((id) => (f.values ?? []).includes(id));
+    case 'HAS_PROPERTY':
+      return ids.length > 0;
+    default:
+      return ids.length === 0;
+  }
+}
+
 /** Whether one record's stored value satisfies one filter; multi-value (checkbox) values match on any member. */
 export function matchesFilter(rec: CrmRecord, f: Filter): boolean {
   const stored = rec.values.get(f.propertyName);
@@ -301,14 +356,18 @@ export interface SearchPage {
 }
 
 /**
- * Runs a search over live records: OR of filter groups, AND within a group, the optional query, one
- * sort (records without the sort property last), ties and the default order by id.
+ * Runs a search over live records: OR of filter groups, AND within a group (`associations.<type>`
+ * filters match associated record ids), the optional query, one sort (records without the sort
+ * property last), ties and the default order by id.
  */
-export function runSearch(records: CrmRecord[], def: ObjectTypeDef, req: SearchRequest): SearchPage {
+export function runSearch(records: CrmRecord[], def: ObjectTypeDef, req: SearchRequest, associated: AssociatedIds): SearchPage {
   const matches = records.filter(
     (rec) =>
       !rec.archived &&
-      (req.filterGroups.length === 0 || req.filterGroups.some((group) => group.every((f) => matchesFilter(rec, f)))) &&
+      (req.filterGroups.length === 0 ||
+        req.filterGroups.some((group) =>
+          group.every((f) => (f.kind === 'association' ? matchesAssociation(rec, f, associated) : matchesFilter(rec, f))),
+        )) &&
       (req.query === undefined || matchesQuery(rec, def, req.query)),
   );
   const sort = req.sorts[0];

@@ -8,7 +8,7 @@ import {
 } from './errors.js';
 import { OBJECT_TYPE_LIST, OBJECT_TYPES, type ObjectTypeDef, type ObjectTypeName } from './object-types.js';
 import type { Owner } from './owners.js';
-import { normalizeValue, PropertyRegistry } from './properties.js';
+import { normalizeValue, PropertyRegistry, type PropertyDefinition } from './properties.js';
 
 export interface HistoryEntry {
   value: string;
@@ -119,6 +119,34 @@ export class CrmStore {
   }
 
   ownerExists = (id: string): boolean => this.owners.some((o) => o.id === id && !o.archived);
+
+  /**
+   * Creates a property definition. A unique-value property indexes the values live records already
+   * hold (a name re-created after archiving finds its old values), and cannot be created over duplicates.
+   */
+  createProperty(type: ObjectTypeName, input: unknown): PropertyDefinition {
+    const prop = this.properties.create(type, input);
+    if (!prop.hasUniqueValue) return prop;
+    const idx = this.indexOf(type, prop.name);
+    idx.clear();
+    for (const rec of this.live(type)) {
+      const value = rec.values.get(prop.name);
+      if (value === undefined) continue;
+      if (idx.has(value)) {
+        idx.clear();
+        this.properties.discard(type, prop.name);
+        throw validationError(`Cannot require unique values for ${prop.name}: records already share the value ${value}.`);
+      }
+      idx.set(value, rec.id);
+    }
+    return prop;
+  }
+
+  /** Archives a property definition; its values stay on records (hidden) and its unique index goes. */
+  archiveProperty(type: ObjectTypeName, name: string): void {
+    this.properties.archive(type, name);
+    this.uniqueIndex.get(type)?.delete(name);
+  }
 
   /** Properties an id can be looked up by: unique-value ones, plus email for contacts. */
   isIdProperty(type: ObjectTypeName, name: string): boolean {

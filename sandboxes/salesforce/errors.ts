@@ -38,9 +38,10 @@ export class SalesforceError extends Error {
     return { statusCode: this.errorCode, message: this.message, fields: this.fields ?? [] };
   }
 
-  /** Bulk API 2.0 failed-results cell: `CODE:message:field1,field2 --`. */
+  /** Bulk API 2.0 failed-results cell: `CODE:message:Field1,Field2 --`, or `CODE:message:--` without fields. */
   toBulkError(): string {
-    return `${this.errorCode}:${this.message}:${(this.fields ?? []).join(',')} --`;
+    const fields = this.fields ?? [];
+    return `${this.errorCode}:${this.message}:${fields.length > 0 ? `${fields.join(',')} ` : ''}--`;
   }
 }
 

@@ -203,7 +203,7 @@ export class QueryEngine {
       const seg = segments[i] as string;
       const rel: FieldDef | undefined = obj?.relationships.get(seg.toLowerCase());
       if (!obj || !rel) throw soqlError('INVALID_FIELD', query.text, ref.pos, relationshipNotFoundMessage(seg));
-      const polymorphic = rel.referenceTo.length > 1;
+      const polymorphic: boolean = rel.referenceTo.length > 1;
       hops.push({ field: rel, outputName: rel.relationshipName ?? seg, polymorphic });
       obj = polymorphic ? undefined : this.schema.get(rel.referenceTo[0] ?? '');
       if (polymorphic && i < segments.length - 2) throw soqlError('INVALID_FIELD', query.text, ref.pos, relationshipNotFoundMessage(segments[i + 1] as string));
@@ -212,8 +212,9 @@ export class QueryEngine {
     let final: FieldDef | 'Type' | undefined;
     if (obj) final = obj.fieldsByLower.get(last.toLowerCase());
     else {
+      // Id and Name read the same way on every target object; Account's definitions stand in for them.
       const name = NAME_ENTITY_FIELDS.get(last.toLowerCase());
-      final = name === 'Type' ? 'Type' : name ? ({ ...(this.schema.get('Account')?.fieldsByLower.get(name.toLowerCase()) as FieldDef), name } as FieldDef) : undefined;
+      final = name === 'Type' ? 'Type' : name ? this.schema.get('Account')?.fieldsByLower.get(name.toLowerCase()) : undefined;
     }
     if (!final) throw soqlError('INVALID_FIELD', query.text, ref.pos, fieldNotFoundMessage(last, obj ? obj.name : 'Name'));
     const outputName = final === 'Type' ? 'Type' : final.name;
@@ -391,7 +392,7 @@ export class QueryEngine {
       for (const hop of path.hops) {
         const existing = target[hop.outputName];
         const id: FieldValue | undefined = r?.[hop.field.name];
-        const parent = typeof id === 'string' ? this.store.getById(id) : undefined;
+        const parent: { obj: ObjectDef; row: Row } | undefined = typeof id === 'string' ? this.store.getById(id) : undefined;
         if (!parent) {
           if (existing === undefined) target[hop.outputName] = null;
           broken = true;

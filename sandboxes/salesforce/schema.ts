@@ -414,10 +414,18 @@ export class Schema {
   private readonly byPrefix = new Map<string, ObjectDef>();
   private nextCustomPrefix = 0;
 
-  constructor(options: { customObjects?: CustomObjectSpec[]; customFields?: Record<string, CustomFieldSpec[]> } = {}) {
+  constructor(private readonly initial: { customObjects?: CustomObjectSpec[]; customFields?: Record<string, CustomFieldSpec[]> } = {}) {
+    this.reset();
+  }
+
+  /** Back to the standard objects plus what the creation options declared; admin-route additions go. */
+  reset(): void {
+    this.byLower.clear();
+    this.byPrefix.clear();
+    this.nextCustomPrefix = 0;
     for (const spec of STANDARD_OBJECTS) this.register(toObjectDef(spec));
-    for (const obj of options.customObjects ?? []) this.addObject(obj);
-    for (const [objectName, fields] of Object.entries(options.customFields ?? {})) {
+    for (const obj of this.initial.customObjects ?? []) this.addObject(obj);
+    for (const [objectName, fields] of Object.entries(this.initial.customFields ?? {})) {
       for (const f of fields) this.addField(objectName, f);
     }
   }

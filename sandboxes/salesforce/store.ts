@@ -1,5 +1,6 @@
 import { SalesforceError } from './errors.js';
-import { IdGenerator, normalizeId, to15 } from './ids.js';
+import type { IdGenerator } from './ids.js';
+import { normalizeId, to15 } from './ids.js';
 import type { FieldDef, FieldValue, ObjectDef, Schema } from './schema.js';
 import { formatDateTime, indexKey, validateValue } from './values.js';
 

@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import type { CardDecline } from './errors.js';
 import type { Metadata } from './params.js';
 import type { Row } from './store.js';
 
@@ -124,6 +125,8 @@ export interface PaymentMethodRecord extends Row {
   billingDetails: Stripe.PaymentMethod.BillingDetails;
   metadata: Metadata;
   allowRedisplay: 'always' | 'limited' | 'unspecified';
+  /** Test cards that fail the check Stripe runs when a card is attached to a customer. */
+  attachDecline: CardDecline | null;
 }
 
 export type SubscriptionStatus = Stripe.Subscription.Status;

@@ -150,6 +150,8 @@ export class StripeState {
   private seq = 0;
   private readonly listeners: EventListener[] = [];
   private readonly heaps = new Map<string, JobHeap>();
+  /** Earliest booked wake-up per target, so repeated scheduling does not pile up heap entries. */
+  private readonly booked = new Map<string, number>();
   private jobSeq = 0;
 
   constructor(
@@ -185,7 +187,7 @@ export class StripeState {
    * Records one event with a snapshot of `object` as it is now. `previous` holds the changed fields'
    * old values for `*.updated` events. Created time is the object's clock time.
    */
-  emit(type: Stripe.Event.Type, clock: ClockId, object: { id?: string }, previous?: Record<string, unknown>): EventRecord | null {
+  emit(type: Stripe.Event.Type, clock: ClockId, object: object, previous?: Record<string, unknown>): EventRecord | null {
     if (!this.recordEvents) return null;
     const data: { object: unknown; previous_attributes?: Record<string, unknown> } = { object };
     if (previous !== undefined) data.previous_attributes = previous;
@@ -199,7 +201,7 @@ export class StripeState {
       requestId: request?.id ?? null,
       idempotencyKey: request?.idempotencyKey ?? null,
       pendingWebhooks: 0,
-      objectId: object.id ?? '',
+      objectId: 'id' in object && typeof object.id === 'string' ? object.id : '',
     };
     this.events.insert(event);
     for (const listener of this.listeners) listener(event);
@@ -208,6 +210,10 @@ export class StripeState {
 
   /** Asks for `target` (a subscription or invoice id) to be woken at `at` on `clock`. */
   schedule(clock: ClockId, at: number, target: string): void {
+    const earlier = this.booked.get(target);
+    // An earlier wake-up re-checks everything due, so a later one need not be booked now.
+    if (earlier !== undefined && earlier <= at) return;
+    this.booked.set(target, at);
     const key = clock ?? '';
     let heap = this.heaps.get(key);
     if (!heap) {
@@ -220,10 +226,15 @@ export class StripeState {
   /** Pops the earliest wake-up on `clock` due at or before `until`. */
   nextDue(clock: ClockId, until: number): { at: number; target: string } | undefined {
     const heap = this.heaps.get(clock ?? '');
-    const top = heap?.peek();
-    if (!heap || !top || top.at > until) return undefined;
-    heap.pop();
-    return top;
+    for (;;) {
+      const top = heap?.peek();
+      if (!heap || !top || top.at > until) return undefined;
+      heap.pop();
+      // Superseded by an earlier booking that already ran: skip.
+      if (this.booked.get(top.target) !== top.at) continue;
+      this.booked.delete(top.target);
+      return top;
+    }
   }
 
   pendingJobs(clock: ClockId): number {
@@ -258,5 +269,6 @@ export class StripeState {
     }
     this.lookupKeys.clear();
     this.heaps.clear();
+    this.booked.clear();
   }
 }

@@ -1,11 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { openDatabase, type DatabaseHandle } from '../../db/connect.js';
-import { TASK_QUEUES } from '../../domain/temporal-names.js';
-import { createWorkers } from '../../workers/create-workers.js';
-import { connectClient, connectNative, openTestDatabase, testConfig, workflowBundle } from '../support/harness.js';
+import { connectClient, openTestDatabase } from '../support/harness.js';
+import { startTestStack } from '../support/stack.js';
+
+const noStripe = { secrets: [], primaryAccountId: 'acct_test', mode: 'test' as const, client: null };
 
 describe('GET /health', () => {
   let client: Client;
@@ -22,7 +22,7 @@ describe('GET /health', () => {
   });
 
   it('answers 200 when Temporal and the database both answer', async () => {
-    const app = createApp({ temporal: client, temporalAddress: 'test', db: database.db, databaseKind: database.kind });
+    const app = createApp({ temporal: client, temporalAddress: 'test', db: database.db, databaseKind: database.kind, stripe: noStripe });
     const res = await app.request('/health');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'ok', temporal: { status: 'ok' }, database: { status: 'ok', kind: 'postgres' } });
@@ -31,7 +31,7 @@ describe('GET /health', () => {
   it('answers 503 naming the database when it is down', async () => {
     // Nothing listens on port 1: the same refusal a stopped PostgreSQL gives.
     const closed = await openDatabase({ url: 'postgres://postgres@127.0.0.1:1/nowhere' });
-    const app = createApp({ temporal: client, temporalAddress: 'test', db: closed.db, databaseKind: closed.kind });
+    const app = createApp({ temporal: client, temporalAddress: 'test', db: closed.db, databaseKind: closed.kind, stripe: noStripe });
     const res = await app.request('/health');
     expect(res.status).toBe(503);
     const body = (await res.json()) as { down: string[]; temporal: { status: string }; database: { status: string; error: string } };
@@ -44,7 +44,7 @@ describe('GET /health', () => {
   it('answers 503 naming Temporal when the server is unreachable', async () => {
     const unreachable = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '500 ms' });
     const app = createApp({
-      temporal: new Client({ connection: unreachable }), temporalAddress: '127.0.0.1:1', db: database.db, databaseKind: database.kind,
+      temporal: new Client({ connection: unreachable }), temporalAddress: '127.0.0.1:1', db: database.db, databaseKind: database.kind, stripe: noStripe,
     });
     const res = await app.request('/health');
     expect(res.status).toBe(503);
@@ -52,22 +52,13 @@ describe('GET /health', () => {
   });
 
   it('with ?deep=true runs a workflow through a polling worker', async () => {
-    const native: NativeConnection = await connectNative();
-    // The deep check targets the production task queue; this file is the only one that polls it.
-    const [worker] = (await createWorkers({
-      config: testConfig(), connection: native, db: database.db, databaseKind: database.kind,
-      workflowBundle: await workflowBundle(), taskQueue: TASK_QUEUES.main,
-    })) as [Worker];
-    const running = worker.run();
+    const stack = await startTestStack();
     try {
-      const app = createApp({ temporal: client, temporalAddress: 'test', db: database.db, databaseKind: database.kind });
-      const res = await app.request('/health?deep=true');
+      const res = await createApp(stack.appDeps).request('/health?deep=true');
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ worker: { status: 'ok' } });
     } finally {
-      worker.shutdown();
-      await running;
-      await native.close();
+      await stack.close();
     }
   });
 });

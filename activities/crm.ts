@@ -1,0 +1,29 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { CrmRateLimitError, CrmValidationError, type AccountInput, type ContactInput, type CrmAdapter, type DealsInput, type TimelineInput } from './crm/types.js';
+
+/**
+ * CRM activities: one adapter call each, run on the CRM task queue whose rate limit bounds all
+ * workers together. Errors are translated into Temporal's retry language here, once.
+ */
+export function createCrmActivities(deps: { crm: CrmAdapter }) {
+  async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof CrmRateLimitError) {
+        // Retry after the delay the CRM stated, not the generic backoff.
+        throw ApplicationFailure.create({ type: 'CrmRateLimited', message: `${operation}: ${err.message}`, nextRetryDelay: err.retryAfterMs });
+      }
+      if (err instanceof CrmValidationError) {
+        throw ApplicationFailure.create({ type: 'CrmValidationError', message: `${operation}: ${err.message}`, nonRetryable: true, details: err.details === undefined ? [] : [err.details] });
+      }
+      throw err;
+    }
+  }
+  return {
+    crmUpsertAccount: (input: AccountInput) => call('upsert account', () => deps.crm.upsertAccount(input)),
+    crmUpsertContact: (input: ContactInput) => call('upsert contact', () => deps.crm.upsertContact(input)),
+    crmUpsertDeals: (input: DealsInput) => call('upsert deals', () => deps.crm.upsertDeals(input)),
+    crmWriteTimeline: (input: TimelineInput) => call('write timeline', () => deps.crm.writeTimeline(input)),
+  };
+}

@@ -1,0 +1,100 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Kysely } from 'kysely';
+import Stripe from 'stripe';
+import { accountRequestOptions } from '../clients/stripe.js';
+import type { Database } from '../db/database.js';
+import {
+  customerSnapshotFromStripe,
+  discountSnapshotFromStripe,
+  paymentFromCharge,
+  paymentFromRefund,
+  subscriptionSnapshotFromStripe,
+  type DiscountSnapshot,
+  type PaymentSnapshot,
+  type StripeSubscriptionInput,
+} from '../domain/billing-snapshot.js';
+import type { FetchedCustomer } from '../domain/customer-sync-state.js';
+import { applyPayments, createPaymentAggregates, type PaymentAggregates } from '../domain/payment-aggregates.js';
+
+export interface StripeActivityDeps {
+  stripe: Stripe;
+  db: Kysely<Database>;
+  primaryAccountId: string;
+}
+
+/** Stripe's "not found" and other 4xx invalid requests will not heal by retrying. */
+function translate(err: unknown): never {
+  if (err instanceof Stripe.errors.StripeInvalidRequestError) {
+    throw ApplicationFailure.create({ type: 'StripeInvalidRequest', message: err.message, nonRetryable: true });
+  }
+  if (err instanceof Stripe.errors.StripeRateLimitError) {
+    throw ApplicationFailure.create({ type: 'StripeRateLimited', message: err.message, nextRetryDelay: '2 seconds' });
+  }
+  throw err;
+}
+
+export function createStripeActivities(deps: StripeActivityDeps) {
+  const opts = (accountId: string) => accountRequestOptions(accountId, deps.primaryAccountId);
+
+  return {
+    /**
+     * Reads a customer's current state: the customer, every subscription (with discount terms),
+     * and with `includePayments` the charge and refund history to rebuild payment totals.
+     */
+    async fetchStripeCustomer(input: { accountId: string; customerId: string; includePayments: boolean }): Promise<{ customer: FetchedCustomer; payments: PaymentAggregates | null }> {
+      try {
+        const fetchedAt = Math.floor(Date.now() / 1000);
+        const raw = await deps.stripe.customers.retrieve(input.customerId, { expand: ['invoice_settings.default_payment_method'] }, opts(input.accountId));
+        const customer = customerSnapshotFromStripe(raw as Stripe.Customer);
+        const subscriptions = [];
+        const discounts: DiscountSnapshot[] = [];
+        if (!('deleted' in raw && raw.deleted)) {
+          for await (const sub of deps.stripe.subscriptions.list({ customer: input.customerId, status: 'all', limit: 100, expand: ['data.discounts'] }, opts(input.accountId))) {
+            const snapshot = subscriptionSnapshotFromStripe(sub as StripeSubscriptionInput);
+            subscriptions.push(snapshot);
+            for (const d of sub.discounts ?? []) {
+              if (typeof d !== 'string') {
+                const s = discountSnapshotFromStripe(d);
+                if (s) discounts.push(s);
+              }
+            }
+          }
+        }
+        let payments: PaymentAggregates | null = null;
+        if (input.includePayments) {
+          const snapshots: PaymentSnapshot[] = [];
+          for await (const charge of deps.stripe.charges.list({ customer: input.customerId, limit: 100, expand: ['data.refunds'] }, opts(input.accountId))) {
+            snapshots.push(paymentFromCharge(charge));
+            for (const refund of charge.refunds?.data ?? []) snapshots.push(paymentFromRefund(refund));
+          }
+          payments = applyPayments(createPaymentAggregates(), snapshots.sort((a, b) => a.created - b.created));
+        }
+        return { customer: { fetchedAt, customer, subscriptions, discounts, productNames: {} }, payments };
+      } catch (err) {
+        return translate(err);
+      }
+    },
+
+    /** Product names for plan_name: the catalog table first (kept current by product.* events), then Stripe. */
+    async lookupProductNames(input: { accountId: string; productIds: string[] }): Promise<Record<string, string>> {
+      const names: Record<string, string> = {};
+      if (input.productIds.length === 0) return names;
+      const rows = await deps.db.selectFrom('stripeProducts').select(['productId', 'name'])
+        .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds).execute();
+      for (const row of rows) names[row.productId] = row.name;
+      for (const productId of input.productIds.filter((id) => !(id in names))) {
+        try {
+          const product = await deps.stripe.products.retrieve(productId, {}, opts(input.accountId));
+          names[productId] = product.name;
+          await deps.db.insertInto('stripeProducts')
+            .values({ accountId: input.accountId, productId, name: product.name, active: product.active, stateAt: new Date(product.updated * 1000) })
+            .onConflict((oc) => oc.columns(['accountId', 'productId']).doNothing())
+            .execute();
+        } catch (err) {
+          return translate(err);
+        }
+      }
+      return names;
+    },
+  };
+}

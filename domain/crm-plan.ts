@@ -1,0 +1,121 @@
+import type { SubscriptionSnapshot } from './billing-snapshot.js';
+import { changedCrmFields, computeCrmFields, type CrmFieldValues, type MrrSettings } from './crm-fields.js';
+import type { CrmFieldName } from './crm-field-names.js';
+import { computeSubscriptionMrr } from './mrr.js';
+import { toMajorUnits } from './money.js';
+import type { CustomerSyncState } from './customer-sync-state.js';
+import type { TimelineEntry } from './customer-events.js';
+import { toIsoDate } from './time.js';
+
+/**
+ * Decides which CRM writes one sync round needs, by comparing what the state says now with what
+ * was last written. Pure, so "nothing changed → no request" is a table test, not a hope.
+ */
+
+export interface CrmLinks {
+  accountId: string | null;
+  contactId: string | null;
+  /** subscription id → deal / Opportunity id */
+  dealIds: Record<string, string>;
+}
+
+export interface LastWritten {
+  fields: CrmFieldValues | null;
+  contactEmail: string | null;
+  /** subscription id → a fingerprint of the deal as last written */
+  deals: Record<string, string>;
+}
+
+export interface SyncSettings {
+  mode: 'b2b' | 'b2c';
+  mrr: MrrSettings;
+  debounceMs: number;
+}
+
+export interface PlannedDeal {
+  subscriptionId: string;
+  name: string;
+  amount: number;
+  currency: string | null;
+  stage: 'open' | 'won' | 'lost';
+  closeDate: string;
+  status: string;
+}
+
+export interface CrmPlan {
+  fields: CrmFieldValues;
+  /** Logical fields whose value differs from what was last written (all, on a first write). */
+  changedFields: CrmFieldName[];
+  writeAccount: boolean;
+  writeContact: boolean;
+  deals: PlannedDeal[];
+  timeline: TimelineEntry[];
+}
+
+const OPEN = new Set(['trialing', 'incomplete']);
+const WON = new Set(['active', 'past_due', 'unpaid', 'paused']);
+
+/** A subscription's deal stage: trials are open, paying subscriptions won, never-paid cancellations lost. */
+export function dealStage(sub: SubscriptionSnapshot): PlannedDeal['stage'] {
+  if (OPEN.has(sub.status)) return 'open';
+  if (WON.has(sub.status)) return 'won';
+  // A canceled subscription that once started billing stays a won deal; churn shows in its status field.
+  const billed = sub.trialEnd === null || (sub.endedAt ?? sub.canceledAt ?? 0) > sub.trialEnd;
+  return sub.status === 'canceled' && billed ? 'won' : 'lost';
+}
+
+function planLabel(sub: SubscriptionSnapshot, productNames: Record<string, string>): string {
+  const names = sub.items.map((i) => i.price.productName ?? (i.price.productId ? productNames[i.price.productId] : null) ?? i.price.nickname ?? i.price.id);
+  return [...new Set(names)].join(' + ');
+}
+
+export function planDeals(state: CustomerSyncState, settings: SyncSettings, now: number): PlannedDeal[] {
+  const productNames = state.billing.productNames as Record<string, string>;
+  return Object.values(state.billing.subscriptions)
+    .sort((a, b) => a.created - b.created || a.id.localeCompare(b.id))
+    .map((sub) => {
+      const mrr = computeSubscriptionMrr(sub, { ...settings.mrr, now, customerDiscount: state.billing.customer.discount });
+      // A churned subscription keeps the amount it last billed, so the won deal's value stays meaningful.
+      const amount = mrr.counted ? toMajorUnits(mrr.amount, sub.currency) : toMajorUnits(mrr.grossAmount, sub.currency);
+      return {
+        subscriptionId: sub.id,
+        name: `${planLabel(sub, productNames)} (${sub.id})`,
+        amount,
+        currency: sub.currency.toUpperCase(),
+        stage: dealStage(sub),
+        closeDate: toIsoDate(sub.startDate),
+        status: sub.status,
+      };
+    });
+}
+
+export function dealFingerprint(deal: PlannedDeal): string {
+  return JSON.stringify([deal.name, deal.amount, deal.currency, deal.stage, deal.closeDate, deal.status]);
+}
+
+export function planCrmWrites(state: CustomerSyncState, links: CrmLinks, written: LastWritten, settings: SyncSettings, now: number): CrmPlan {
+  const fields = computeCrmFields(state.billing, { now, mrr: settings.mrr });
+  const changedFields = changedCrmFields(written.fields, fields);
+  const email = state.billing.customer.email;
+  const writeContact = email !== null && (links.contactId === null || written.contactEmail !== email || (settings.mode === 'b2c' && changedFields.length > 0));
+  const writeAccount = settings.mode === 'b2b' && (links.accountId === null || changedFields.length > 0);
+  const deals = planDeals(state, settings, now).filter(
+    (deal) => !links.dealIds[deal.subscriptionId] || written.deals[deal.subscriptionId] !== dealFingerprint(deal),
+  );
+  return { fields, changedFields, writeAccount, writeContact, deals, timeline: state.pendingTimeline };
+}
+
+/** Splits "Jane Q. Doe" into first and last name the way CRMs store contacts. */
+export function splitName(name: string | null): { firstName: string | null; lastName: string | null } {
+  const parts = (name ?? '').trim().split(/\s+/).filter(Boolean);
+  if (parts.length === 0) return { firstName: null, lastName: null };
+  if (parts.length === 1) return { firstName: parts[0]!, lastName: null };
+  return { firstName: parts.slice(0, -1).join(' '), lastName: parts[parts.length - 1]! };
+}
+
+/** The company domain from a business email; free-mail domains say nothing about the company. */
+const FREE_MAIL = new Set(['gmail.com', 'googlemail.com', 'yahoo.com', 'hotmail.com', 'outlook.com', 'live.com', 'icloud.com', 'me.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de', 'web.de', 'yandex.ru', 'mail.ru', 'qq.com', '163.com']);
+export function companyDomain(email: string | null): string | null {
+  const domain = email?.split('@')[1]?.trim().toLowerCase();
+  return domain && !FREE_MAIL.has(domain) ? domain : null;
+}

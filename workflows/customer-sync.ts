@@ -1,0 +1,278 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as activityModule from '../activities/index.js';
+import type { CustomerEvent } from '../domain/customer-events.js';
+import { dealFingerprint, planCrmWrites, splitName, companyDomain, type CrmLinks, type LastWritten } from '../domain/crm-plan.js';
+import {
+  applyCustomerEvent,
+  applyFetchedCustomer,
+  initialSyncState,
+  isUrgent,
+  markSynced,
+  missingInformation,
+  missingProductNames,
+  type CustomerSyncState,
+} from '../domain/customer-sync-state.js';
+import { withProductName } from '../domain/crm-fields.js';
+import { SEARCH_ATTRIBUTES } from '../domain/temporal-names.js';
+
+type Activities = ReturnType<typeof activityModule.createActivities>;
+
+/** Stripe events for this customer, compacted by the API. */
+export const stripeEventSignal = defineSignal<[CustomerEvent]>('stripeEvent');
+/** Admin retry: re-plan and write again after a dead letter (optionally naming it). */
+export const adminRetrySignal = defineSignal<[{ deadLetterId?: string }]>('adminRetry');
+/** Sync status for the API and the Temporal UI. */
+export const syncStatusQuery = defineQuery<SyncStatus>('syncStatus');
+/** Resync now (re-reading Stripe when `full`), returning once the CRM has been written. */
+export const resyncUpdate = defineUpdate<SyncStatus, [{ full?: boolean }]>('resync');
+
+export type SyncStateName = 'pending' | 'synced' | 'retrying' | 'dead-lettered';
+
+export interface SyncStatus {
+  accountId: string;
+  customerId: string;
+  state: SyncStateName;
+  links: CrmLinks;
+  lastSyncAt: string | null;
+  lastError: { message: string; type: string; deadLetterId: string | null; at: string } | null;
+  pendingEvents: number;
+  pendingTimeline: number;
+  eventsApplied: number;
+}
+
+/** Input of the per-customer workflow; everything after the ids is carried across continue-as-new. */
+export interface CustomerSyncInput {
+  accountId: string;
+  customerId: string;
+  carried?: {
+    state: CustomerSyncState;
+    links: CrmLinks;
+    written: LastWritten;
+    inbox: CustomerEvent[];
+    lastSyncAt: string | null;
+    lastError: SyncStatus['lastError'];
+    eventsApplied: number;
+  };
+}
+
+const crmProxy = (taskQueue: string) => proxyActivities<Activities>({
+  taskQueue,
+  startToCloseTimeout: '60 seconds',
+  // Transient CRM failures retry with backoff for as long as it takes: later events wait behind
+  // them, which keeps this customer's writes in order. Validation failures are non-retryable.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: ['CrmValidationError'] },
+});
+const stripe = proxyActivities<Activities>({
+  startToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['StripeInvalidRequest'] },
+});
+const local = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '500 ms', maximumInterval: '10 seconds' },
+});
+
+/** Events that open a burst (a checkout, a renewal): wait briefly so the burst becomes one write. */
+const BURST_OPENERS = new Set(['customer.created', 'customer.subscription.created', 'checkout.session.completed', 'invoice.created']);
+
+export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<void> {
+  const { accountId, customerId } = input;
+  const carried = input.carried;
+  let state = carried?.state ?? initialSyncState(accountId, customerId);
+  let links: CrmLinks = carried?.links ?? { accountId: null, contactId: null, dealIds: {} };
+  let written: LastWritten = carried?.written ?? { fields: null, contactEmail: null, deals: {} };
+  const inbox: CustomerEvent[] = [...(carried?.inbox ?? [])];
+  let lastSyncAt = carried?.lastSyncAt ?? null;
+  let lastError = carried?.lastError ?? null;
+  let eventsApplied = carried?.eventsApplied ?? 0;
+  let syncState: SyncStateName = lastError ? 'dead-lettered' : 'pending';
+  let retryRequested = false;
+  let resyncRequested: 'none' | 'quick' | 'full' = 'none';
+  let roundsCompleted = 0;
+  let roundsRequested = 0;
+  let fullFetchNeeded = !carried;
+
+  const status = (): SyncStatus => ({
+    accountId, customerId, state: syncState, links, lastSyncAt, lastError,
+    pendingEvents: inbox.length, pendingTimeline: state.pendingTimeline.length, eventsApplied,
+  });
+
+  setHandler(stripeEventSignal, (event) => {
+    inbox.push(event);
+  });
+  setHandler(adminRetrySignal, () => {
+    retryRequested = true;
+  });
+  setHandler(syncStatusQuery, status);
+  setHandler(resyncUpdate, async ({ full }) => {
+    resyncRequested = full || resyncRequested === 'full' ? 'full' : 'quick';
+    const target = ++roundsRequested;
+    await condition(() => roundsCompleted >= target);
+    return status();
+  });
+
+  // A function, so TypeScript does not narrow the handler-set flag to its initial value.
+  const takeResyncRequest = () => {
+    const requested = resyncRequested;
+    resyncRequested = 'none';
+    return requested;
+  };
+
+  const settings = await local.getSyncSettings();
+  const crm = crmProxy(settings.crmTaskQueue);
+  const updateVisibility = () => {
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.stripeCustomerId, value: customerId },
+      { key: SEARCH_ATTRIBUTES.stripeAccountId, value: accountId },
+      { key: SEARCH_ATTRIBUTES.syncState, value: syncState },
+      ...(links.accountId ?? links.contactId ? [{ key: SEARCH_ATTRIBUTES.crmRecordId, value: (links.accountId ?? links.contactId)! }] : []),
+    ]);
+    setCurrentDetails(
+      [
+        `**${syncState}** · ${eventsApplied} events applied`,
+        `CRM: ${links.accountId ? `account ${links.accountId}` : 'no account'} · ${links.contactId ? `contact ${links.contactId}` : 'no contact'} · ${Object.keys(links.dealIds).length} deals`,
+        lastSyncAt ? `last sync ${lastSyncAt}` : 'not synced yet',
+        lastError ? `last error (${lastError.type}): ${lastError.message}` : '',
+      ].filter(Boolean).join('\n'),
+    );
+  };
+  updateVisibility();
+
+  for (;;) {
+    await condition(() => inbox.length > 0 || retryRequested || resyncRequested !== 'none' || (state.dirty && syncState !== 'dead-lettered') || workflowInfo().continueAsNewSuggested);
+    if (workflowInfo().continueAsNewSuggested && inbox.length === 0 && !state.dirty && resyncRequested === 'none') {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof customerSyncWorkflow>({
+        accountId, customerId,
+        carried: { state, links, written, inbox, lastSyncAt, lastError, eventsApplied },
+      });
+    }
+
+    if (settings.debounceMs > 0 && inbox.some((e) => BURST_OPENERS.has(e.type)) && !inbox.some(isUrgent)) {
+      await condition(() => inbox.some(isUrgent), settings.debounceMs);
+    }
+
+    const round = roundsRequested;
+    const full = takeResyncRequest() === 'full';
+    if (retryRequested) {
+      retryRequested = false;
+      syncState = 'pending';
+    }
+    // A workflow that starts on anything but customer.created is an existing customer: read its whole state once.
+    if (fullFetchNeeded && inbox[0]?.type === 'customer.created') fullFetchNeeded = false;
+    for (const event of inbox.splice(0)) {
+      const result = applyCustomerEvent(state, event, settings.mrr);
+      state = result.state;
+      if (result.outcome !== 'duplicate') eventsApplied++;
+    }
+
+    try {
+      const reasons = missingInformation(state);
+      if (full || fullFetchNeeded || reasons.length > 0) {
+        const fetched = await stripe.fetchStripeCustomer.executeWithOptions(
+          { summary: full || fullFetchNeeded ? 'Read the customer\'s full state from Stripe' : `Refetch from Stripe: ${reasons.join('; ')}` },
+          [{ accountId, customerId, includePayments: full || fullFetchNeeded }],
+        );
+        state = applyFetchedCustomer(state, fetched.customer, settings.mrr);
+        if (fetched.payments) state = { ...state, billing: { ...state.billing, payments: fetched.payments } };
+        fullFetchNeeded = false;
+      }
+      const productIds = missingProductNames(state);
+      if (productIds.length > 0) {
+        const names = await local.lookupProductNames({ accountId, productIds });
+        let billing = state.billing;
+        for (const [id, name] of Object.entries(names)) billing = withProductName(billing, id, name);
+        state = { ...state, billing };
+      }
+
+      await writeToCrm(round);
+      syncState = 'synced';
+      lastError = null;
+    } catch (err) {
+      if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure) || !err.cause.nonRetryable) throw err;
+      // A permanent failure: record it where an operator sees it, and keep serving later events.
+      const failure = err.cause;
+      const { id } = await local.recordDeadLetter({
+        accountId, customerId, workflowId: workflowInfo().workflowId,
+        operation: 'crm-sync', errorType: failure.type ?? 'ApplicationFailure', reason: failure.message,
+        payload: { fields: state.dirty ? 'see current state' : null, links, pendingTimeline: state.pendingTimeline.map((e) => e.key), details: failure.details ?? null },
+        eventIds: state.unsyncedEventIds,
+      });
+      lastError = { message: failure.message, type: failure.type ?? 'ApplicationFailure', deadLetterId: id, at: new Date().toISOString() };
+      syncState = 'dead-lettered';
+      log.warn('CRM write dead-lettered', { customerId, deadLetterId: id, type: failure.type });
+    }
+    roundsCompleted = Math.max(roundsCompleted, round);
+    updateVisibility();
+  }
+
+  async function writeToCrm(round: number): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    const plan = planCrmWrites(state, links, written, settings, now);
+    const customer = state.billing.customer;
+    const writes: string[] = [];
+    if (plan.writeAccount) {
+      const result = await crm.crmUpsertAccount.executeWithOptions(
+        { summary: links.accountId ? `Update account ${links.accountId}: ${plan.changedFields.join(', ') || 'link'}` : `Upsert account for ${customerId}` },
+        [{ customerId, name: customer.name, domain: companyDomain(customer.email), fields: plan.fields, recordId: links.accountId }],
+      );
+      links = { ...links, accountId: result.id };
+      writes.push('account');
+    }
+    if (plan.writeContact && customer.email) {
+      const result = await crm.crmUpsertContact.executeWithOptions(
+        { summary: links.contactId ? `Update contact ${links.contactId}` : `Upsert contact for ${customerId}` },
+        [{ customerId, email: customer.email, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {}, accountId: links.accountId, recordId: links.contactId }],
+      );
+      links = { ...links, contactId: result.id };
+      writes.push('contact');
+    }
+    if (plan.deals.length > 0) {
+      const dealIds = await crm.crmUpsertDeals.executeWithOptions(
+        { summary: `Upsert ${plan.deals.length} deal(s): ${plan.deals.map((d) => `${d.subscriptionId} ${d.status}`).join(', ')}` },
+        [{ customerId, accountId: links.accountId, contactId: links.contactId, deals: plan.deals.map((d) => ({ ...d, recordId: links.dealIds[d.subscriptionId] ?? null })) }],
+      );
+      links = { ...links, dealIds: { ...links.dealIds, ...dealIds } };
+      written = { ...written, deals: { ...written.deals, ...Object.fromEntries(plan.deals.map((d) => [d.subscriptionId, dealFingerprint(d)])) } };
+      writes.push('deals');
+    }
+    let timelineKeys: string[] = [];
+    if (plan.timeline.length > 0) {
+      const result = await crm.crmWriteTimeline.executeWithOptions(
+        { summary: `Write ${plan.timeline.length} timeline activit${plan.timeline.length === 1 ? 'y' : 'ies'}: ${plan.timeline.map((e) => e.kind).join(', ')}` },
+        [{ customerId, accountId: links.accountId, contactId: links.contactId, entries: plan.timeline }],
+      );
+      timelineKeys = result.keys;
+      writes.push('timeline');
+    }
+    written = { ...written, fields: plan.fields, contactEmail: customer.email ?? written.contactEmail };
+    const syncedAt = new Date().toISOString();
+    await local.recordSyncResult({
+      accountId, customerId, links,
+      stripeStateAt: state.stripeStateAt,
+      eventIds: state.unsyncedEventIds,
+      oldestReceivedAtMs: state.oldestUnsyncedReceivedAtMs,
+      productIds: [...new Set(Object.values(state.billing.subscriptions).flatMap((s) => s.items.map((i) => i.price.productId).filter((p): p is string => p !== null)))],
+      resolvedDeadLetterId: lastError?.deadLetterId ?? null,
+      writes,
+      round,
+    });
+    state = markSynced(state, timelineKeys);
+    lastSyncAt = syncedAt;
+  }
+}
