@@ -416,7 +416,7 @@ export class BulkIngest {
     const extField = job.externalIdField as FieldDef;
     const raw = cells[extCol] ?? '';
     if (raw === '' || raw === '#N/A') throw new SalesforceError('MISSING_ARGUMENT', `${extField.name} not specified`, { fields: [] });
-    if (false) {
+    if ((extCounts.get(extField.caseSensitive ? raw : raw.toLowerCase()) ?? 0) > 1) {
       throw new SalesforceError('DUPLICATE_EXTERNAL_ID', `Duplicate external id specified: ${raw}`, { fields: [extField.name] });
     }
     // jsforce always sends an Id column (blank) on upsert; a blank Id is simply not a value.

@@ -42,15 +42,20 @@ export function nextBoundary(anchor: number, t: number, interval: Interval, coun
   return addIntervals(anchor, interval, k * count);
 }
 
-/** The boundary one cycle before `end` on the anchor's cycle. */
-export function previousBoundary(anchor: number, end: number, interval: Interval, count: number): number {
-  let k = 0;
-  while (addIntervals(anchor, interval, (k + 1) * count) < end) k++;
-  return addIntervals(anchor, interval, k * count);
-}
-
 export function formatDate(t: number): string {
   const d = new Date(t * 1000);
   const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   return `${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+}
+
+/** The billing period on the anchor's cycle that contains `t`: start <= t < end. */
+export function periodAround(anchor: number, t: number, interval: Interval, count: number): { start: number; end: number } {
+  const end = nextBoundary(anchor, t, interval, count);
+  if (end === anchor) return { start: addIntervals(anchor, interval, -count), end };
+  // nextBoundary returns the (k+1)-th boundary; the start is the k-th, found by stepping back once.
+  const approx = { day: DAY, week: 7 * DAY, month: 30.44 * DAY, year: 365.25 * DAY }[interval] * count;
+  let k = Math.max(1, Math.round((end - anchor) / approx));
+  while (addIntervals(anchor, interval, k * count) > end) k--;
+  while (addIntervals(anchor, interval, k * count) < end) k++;
+  return { start: addIntervals(anchor, interval, (k - 1) * count), end };
 }

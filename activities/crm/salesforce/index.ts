@@ -1,0 +1,329 @@
+import type { Connection, DescribeSObjectResult, UpsertResult } from 'jsforce';
+import { CRM_FIELD_NAMES, CRM_FIELDS, crmFieldNames } from '../../../domain/crm-field-names.js';
+import type { CrmFieldNameMap, CrmFieldNameOverrides } from '../../../domain/crm-field-names.js';
+import type { TimelineEntry } from '../../../domain/customer-events.js';
+import { toIsoDate } from '../../../domain/time.js';
+import type {
+  AccountInput,
+  ContactInput,
+  CrmAdapter,
+  CrmFields,
+  CrmRecord,
+  DealInput,
+  DealStage,
+  DealsInput,
+  ProvisionReport,
+  TimelineInput,
+  UpsertResult as CrmUpsertResult,
+} from '../types.js';
+import { CrmValidationError } from '../types.js';
+import { createSalesforceConnection } from './connection.js';
+import { isRequiredFieldMissing, recordFailuresError, toCrmError, type RateLimitDelays, type RecordFailure } from './errors.js';
+import {
+  ACTIVITY_KEY_FIELD,
+  checkSalesforceFields,
+  salesforceFieldRequirements,
+  SUBSCRIPTION_ID_FIELD,
+  SUBSCRIPTION_STATUS_FIELD,
+  type SalesforceMode,
+  type SalesforceObjectName,
+} from './fields.js';
+
+export { SalesforceRecordError, SalesforceTimeoutError } from './errors.js';
+export type { RateLimitDelays } from './errors.js';
+export {
+  ACTIVITY_KEY_FIELD,
+  SUBSCRIPTION_ID_FIELD,
+  SUBSCRIPTION_STATUS_FIELD,
+  formatRequirement,
+  formatSalesforceProvisionReport,
+  salesforceFieldRequirements,
+} from './fields.js';
+export type { SalesforceFieldRequirement, SalesforceMode, SalesforceObjectName } from './fields.js';
+
+export interface SalesforceAdapterOptions {
+  /** The org's My Domain URL, e.g. https://acme.my.salesforce.com. */
+  instanceUrl: string;
+  accessToken: string;
+  /** REST API version, e.g. "62.0"; 46.0 or later (sObject Collections upsert). */
+  apiVersion: string;
+  /** Renames or switches off Stripe fields; `customer_id` cannot be switched off (it is the upsert key). */
+  fieldNameOverrides?: CrmFieldNameOverrides;
+  /** b2b: Stripe fields on the Account, the contact under it. b2c: Stripe fields on the Contact. */
+  mode: SalesforceMode;
+  /** Opportunity StageName per deal stage (defaults: Qualification, Closed Won, Closed Lost). */
+  stageNames?: Partial<Record<DealStage, string>>;
+  /** Task Status for informational entries and for entries someone must act on (defaults: Completed, Not Started). */
+  taskStatuses?: { note?: string; actionable?: string };
+  /** Per-request timeout (default 25 s: two requests fit the CRM activities' 60 s start-to-close timeout). */
+  requestTimeoutMs?: number;
+  /** Delays reported with REQUEST_LIMIT_EXCEEDED (defaults: 60 s daily limit, 5 s concurrency limit). */
+  rateLimitDelays?: Partial<RateLimitDelays>;
+}
+
+/** A configuration the adapter cannot work with; raised when the adapter is created, never per call. */
+export class SalesforceConfigError extends Error {
+  override name = 'SalesforceConfigError';
+}
+
+const DEFAULT_STAGES: Record<DealStage, string> = { open: 'Qualification', won: 'Closed Won', lost: 'Closed Lost' };
+/** sObject Collections take at most 200 records per call. */
+const COLLECTION_LIMIT = 200;
+/** Collections upsert arrived in 46.0; from then on an upsert that updates also answers with the record id. */
+const MIN_API_VERSION = 46;
+/** Standard field lengths (Account Name 255, Opportunity Name 120, Task Subject 255, Description 32,000). */
+const LIMITS = { accountName: 255, website: 255, firstName: 40, lastName: 80, opportunityName: 120, subject: 255, description: 32_000 };
+const DESCRIBED_OBJECTS: readonly SalesforceObjectName[] = ['Account', 'Contact', 'Opportunity', 'Task'];
+
+type SalesforceValue = string | number | boolean | null;
+type SalesforceRecord = Record<string, SalesforceValue>;
+
+function truncate(value: string, length: number): string {
+  return value.length > length ? value.slice(0, length) : value;
+}
+
+/** A SOQL string literal (backslash escapes, as the SOQL reference defines them). */
+function soqlString(value: string): string {
+  const escaped = value.replace(/[\\'"\n\r\t\f\b]/g, (ch) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t', '\f': '\\f', '\b': '\\b' })[ch] ?? `\\${ch}`);
+  return `'${escaped}'`;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The last input per key: the same external id twice in one collection call fails both records. */
+function lastPerKey<T>(items: readonly T[], key: (item: T) => string): T[] {
+  return [...new Map(items.map((item) => [key(item), item])).values()];
+}
+
+function stringOrNull(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : String(value);
+}
+
+/**
+ * Salesforce CRM adapter over jsforce. Every write is an upsert by a Stripe id held in an External ID
+ * field (Account/Contact by customer id, Opportunity by subscription id, Task by activity key), so a
+ * retried call finds what the first attempt wrote instead of creating a duplicate. Steady-state calls
+ * make one request; the first write of a customer makes at most two.
+ */
+export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmAdapter {
+  const version = Number.parseFloat(options.apiVersion);
+  if (!/^\d+\.\d$/.test(options.apiVersion) || version < MIN_API_VERSION) {
+    throw new SalesforceConfigError(`apiVersion must look like "62.0" and be ${MIN_API_VERSION}.0 or later, got ${JSON.stringify(options.apiVersion)}`);
+  }
+  const overrides = options.fieldNameOverrides ?? {};
+  const names: CrmFieldNameMap = crmFieldNames('salesforce', overrides);
+  const customerKey = names.customer_id;
+  if (customerKey === undefined) {
+    throw new SalesforceConfigError('customer_id cannot be switched off for Salesforce: it is the external id Accounts and Contacts are upserted by');
+  }
+  const mode = options.mode;
+  const stages = { ...DEFAULT_STAGES, ...options.stageNames };
+  const taskStatus = { note: options.taskStatuses?.note ?? 'Completed', actionable: options.taskStatuses?.actionable ?? 'Not Started' };
+  const delays: RateLimitDelays = { dailyMs: options.rateLimitDelays?.dailyMs ?? 60_000, concurrencyMs: options.rateLimitDelays?.concurrencyMs ?? 5_000 };
+  const conn: Connection = createSalesforceConnection({
+    instanceUrl: options.instanceUrl,
+    accessToken: options.accessToken,
+    apiVersion: options.apiVersion,
+    requestTimeoutMs: options.requestTimeoutMs ?? 25_000,
+  });
+
+  async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toCrmError(err, operation, delays);
+    }
+  }
+
+  function requireKey(value: string, what: string): void {
+    if (value.trim() === '') throw new CrmValidationError(`${what} is empty`);
+  }
+
+  /** Stripe field values by API name. The key itself travels in the upsert URL or as the key field. */
+  function stripeFields(fields: CrmFields): SalesforceRecord {
+    const record: SalesforceRecord = {};
+    for (const field of CRM_FIELD_NAMES) {
+      const name = names[field];
+      const value = fields[field];
+      if (name === undefined || value === undefined || field === 'customer_id') continue;
+      // Text fields are provisioned as Text(255); a longer failure message or plan list must not
+      // turn the whole write into a permanent STRING_TOO_LONG.
+      record[name] = typeof value === 'string' && CRM_FIELDS[field].type === 'string' ? truncate(value, 255) : value;
+    }
+    return record;
+  }
+
+  /**
+   * Single-record upsert by the customer id. jsforce puts the key in the URL without encoding it,
+   * so it is encoded here (Stripe ids are URL-safe anyway).
+   */
+  async function upsertByCustomer(object: 'Account' | 'Contact', customerId: string, record: SalesforceRecord): Promise<CrmUpsertResult> {
+    const result: UpsertResult = await conn.sobject(object).upsert({ ...record, [customerKey as string]: encodeURIComponent(customerId) }, customerKey as string);
+    if (!result.success) throw recordFailuresError(object, [{ key: customerId, errors: result.errors.map((e) => ({ code: e.errorCode, message: e.message, fields: e.fields ?? [] })) }], delays);
+    return { id: result.id, created: result.created };
+  }
+
+  /** One collection upsert per 200 records; per-record failures are collected and thrown, never dropped. */
+  async function upsertCollection(object: string, keyField: string, records: SalesforceRecord[]): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    const failures: RecordFailure[] = [];
+    for (const chunk of chunks(records, COLLECTION_LIMIT)) {
+      const results = await conn.sobject(object).upsert(chunk, keyField, { allOrNone: false });
+      chunk.forEach((record, i) => {
+        const key = String(record[keyField]);
+        const result = results[i];
+        if (result?.success) ids.set(key, result.id);
+        else failures.push({ key, errors: (result?.errors ?? []).map((e: unknown) => collectionError(e)) });
+      });
+    }
+    if (failures.length > 0) throw recordFailuresError(object, failures, delays);
+    return ids;
+  }
+
+  async function upsertAccount(input: AccountInput): Promise<CrmUpsertResult> {
+    requireKey(input.customerId, 'customerId');
+    const fields = stripeFields(input.fields);
+    return call('upsert Account', async () => {
+      try {
+        // Name and Website are shared with the people using the CRM: the first attempt leaves them out,
+        // so an existing Account (ours, or one an admin linked by filling in the customer id) keeps them.
+        return await upsertByCustomer('Account', input.customerId, fields);
+      } catch (err) {
+        // No Account has this customer id yet: create it, now with the required Name. The second
+        // upsert is by the same key, so a retry after a timeout still finds a single Account.
+        if (!isRequiredFieldMissing(err, 'Name')) throw err;
+        const name = truncate(input.name?.trim() || input.domain || input.customerId, LIMITS.accountName);
+        return upsertByCustomer('Account', input.customerId, { ...fields, Name: name, ...(input.domain ? { Website: truncate(input.domain, LIMITS.website) } : {}) });
+      }
+    });
+  }
+
+  /** A contact someone created before the sync: same email, not yet linked to any Stripe customer. */
+  async function findContact(customerId: string, email: string): Promise<{ Id: string; linked: boolean } | null> {
+    const key = customerKey as string;
+    const soql =
+      `SELECT Id, ${key} FROM Contact WHERE ${key} = ${soqlString(customerId)} ` +
+      `OR (Email = ${soqlString(email)} AND ${key} = null) ORDER BY CreatedDate ASC LIMIT 10`;
+    const result = await conn.query<{ Id: string } & Record<string, unknown>>(soql);
+    const linked = result.records.find((r) => r[key] !== null && r[key] !== undefined);
+    const match = linked ?? result.records[0];
+    return match ? { Id: match.Id, linked: linked !== undefined } : null;
+  }
+
+  async function upsertContact(input: ContactInput): Promise<CrmUpsertResult> {
+    requireKey(input.customerId, 'customerId');
+    const record: SalesforceRecord = {
+      ...stripeFields(input.fields),
+      Email: input.email,
+      ...(input.firstName ? { FirstName: truncate(input.firstName, LIMITS.firstName) } : {}),
+      ...(input.lastName ? { LastName: truncate(input.lastName, LIMITS.lastName) } : {}),
+      ...(input.accountId ? { AccountId: input.accountId } : {}),
+    };
+    // LastName is required on create only: a contact without a Stripe last name gets the email's local part.
+    const withLastName: SalesforceRecord = { LastName: truncate(input.email.split('@')[0] || input.email, LIMITS.lastName), ...record };
+    return call('upsert Contact', async () => {
+      if (!input.recordId) {
+        // First link: Salesforce does not key contacts by email as HubSpot does, so look for one to adopt
+        // before creating a second contact for the same person.
+        const found = await findContact(input.customerId, input.email);
+        if (found && !found.linked) {
+          const result = await conn.sobject('Contact').update({ Id: found.Id, ...record, [customerKey as string]: input.customerId });
+          if (!result.success) throw recordFailuresError('Contact', [{ key: input.customerId, errors: result.errors.map((e) => collectionError(e)) }], delays);
+          return { id: found.Id, created: false };
+        }
+        if (!found) return upsertByCustomer('Contact', input.customerId, withLastName);
+      }
+      try {
+        return await upsertByCustomer('Contact', input.customerId, record);
+      } catch (err) {
+        // Linked contact deleted meanwhile, or no Stripe last name on a first create: create it.
+        if (!isRequiredFieldMissing(err, 'LastName')) throw err;
+        return upsertByCustomer('Contact', input.customerId, withLastName);
+      }
+    });
+  }
+
+  function opportunity(deal: DealInput, accountId: string | null): SalesforceRecord {
+    return {
+      [SUBSCRIPTION_ID_FIELD]: deal.subscriptionId,
+      Name: truncate(deal.name, LIMITS.opportunityName),
+      StageName: stages[deal.stage],
+      CloseDate: deal.closeDate,
+      Amount: deal.amount,
+      [SUBSCRIPTION_STATUS_FIELD]: truncate(deal.status, 255),
+      ...(accountId ? { AccountId: accountId } : {}),
+    };
+  }
+
+  async function upsertDeals(input: DealsInput): Promise<Record<string, string>> {
+    const deals = lastPerKey(input.deals, (d) => d.subscriptionId);
+    if (deals.length === 0) return {};
+    for (const deal of deals) requireKey(deal.subscriptionId, 'subscriptionId');
+    const ids = await call('upsert Opportunities', () =>
+      upsertCollection('Opportunity', SUBSCRIPTION_ID_FIELD, deals.map((deal) => opportunity(deal, input.accountId))),
+    );
+    return Object.fromEntries(ids);
+  }
+
+  function task(entry: TimelineEntry, input: TimelineInput): SalesforceRecord {
+    return {
+      [ACTIVITY_KEY_FIELD]: entry.key,
+      Subject: truncate(entry.subject, LIMITS.subject),
+      Description: truncate(entry.body, LIMITS.description),
+      ActivityDate: toIsoDate(entry.occurredAt),
+      Status: entry.actionable ? taskStatus.actionable : taskStatus.note,
+      Priority: entry.actionable ? 'High' : 'Normal',
+      ...(input.accountId ? { WhatId: input.accountId } : {}),
+      ...(input.contactId ? { WhoId: input.contactId } : {}),
+    };
+  }
+
+  async function writeTimeline(input: TimelineInput): Promise<{ keys: string[] }> {
+    const entries = lastPerKey(input.entries, (e) => e.key);
+    if (entries.length === 0) return { keys: [] };
+    for (const entry of entries) requireKey(entry.key, 'timeline entry key');
+    // An upsert by the entry's key: a replayed entry updates its Task rather than adding a second one.
+    const ids = await call('upsert Tasks', () => upsertCollection('Task', ACTIVITY_KEY_FIELD, entries.map((entry) => task(entry, input))));
+    return { keys: entries.map((e) => e.key).filter((key) => ids.has(key)) };
+  }
+
+  async function provision(): Promise<ProvisionReport> {
+    const requirements = salesforceFieldRequirements(mode, overrides);
+    const objects = DESCRIBED_OBJECTS.filter((object) => requirements.some((r) => r.object === object));
+    const describes = await call('describe', async () => {
+      const results = await Promise.all(objects.map(async (object) => [object, await conn.describe(object)] as const));
+      return new Map<SalesforceObjectName, DescribeSObjectResult>(results);
+    });
+    return checkSalesforceFields(requirements, describes);
+  }
+
+  async function readAccount(customerId: string): Promise<CrmRecord | null> {
+    requireKey(customerId, 'customerId');
+    // The record holding the Stripe fields: the Account in B2B, the Contact in B2C.
+    const object = mode === 'b2b' ? 'Account' : 'Contact';
+    const fieldNames = Object.values(names).filter((name): name is string => name !== undefined);
+    const soql = `SELECT Id, ${fieldNames.join(', ')} FROM ${object} WHERE ${customerKey as string} = ${soqlString(customerId)} ORDER BY CreatedDate ASC LIMIT 1`;
+    const result = await call(`read ${object}`, async () => conn.query<{ Id: string } & Record<string, unknown>>(soql));
+    const row = result.records[0];
+    if (!row) return null;
+    return { id: row.Id, properties: Object.fromEntries(fieldNames.map((name) => [name, stringOrNull(row[name])])) };
+  }
+
+  return { provider: 'salesforce', upsertAccount, upsertContact, upsertDeals, writeTimeline, provision, readAccount };
+}
+
+/** jsforce types record errors as `{ errorCode }`, but collection results spell it `statusCode`. */
+function collectionError(error: unknown): { code: string; message: string; fields: string[] } {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  const code = typeof e.statusCode === 'string' ? e.statusCode : typeof e.errorCode === 'string' ? e.errorCode : 'UNKNOWN_ERROR';
+  return {
+    code,
+    message: typeof e.message === 'string' ? e.message : '',
+    fields: Array.isArray(e.fields) ? e.fields.filter((f): f is string => typeof f === 'string') : [],
+  };
+}

@@ -1,0 +1,34 @@
+import { createCrmAdapter, loadFieldNameOverrides } from '../clients/crm.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+
+/**
+ * `npm run setup`: provisions the CRM for this service, idempotently. HubSpot: creates the
+ * `stripe_*` properties (the Stripe id unique). Salesforce: fields cannot be created through the
+ * data API, so it checks them via describe and prints exactly what an admin must add.
+ */
+try {
+  const config = loadConfig();
+  const { hubspot, salesforce } = config.crm;
+  const adapter = await createCrmAdapter({
+    provider: config.crm.provider,
+    mode: config.crm.mode,
+    ...(hubspot.accessToken ? { hubspot: { accessToken: hubspot.accessToken, ...(hubspot.baseUrl ? { baseUrl: hubspot.baseUrl } : {}) } } : {}),
+    ...(salesforce.accessToken && salesforce.instanceUrl ? { salesforce: { instanceUrl: salesforce.instanceUrl, accessToken: salesforce.accessToken, apiVersion: salesforce.apiVersion } } : {}),
+    fieldNameOverrides: await loadFieldNameOverrides(config.crm.fieldMappingPath),
+  });
+  const report = await adapter.provision();
+  console.log(`${adapter.provider}: ${report.created.length} created, ${report.existing.length} already present, ${report.missing.length} missing`);
+  for (const name of report.created) console.log(`  created  ${name}`);
+  if (report.missing.length > 0) {
+    console.log('\nAdd these fields in Setup → Object Manager, then run npm run setup again:');
+    for (const name of report.missing) console.log(`  missing  ${name}`);
+    process.exit(1);
+  }
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  console.error(`setup failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
