@@ -2,7 +2,7 @@ import { GENERIC_DECLINE, testToken } from './cards.js';
 import { formatAmount } from './currency.js';
 import { previousAttributes } from './diff.js';
 import { cardError, invalidRequest, noSuch, type CardDecline } from './errors.js';
-import { newInvoice, newPrice, newSubscription, newSubscriptionItem, nextInvoiceNumber } from './model.js';
+import { describeItem, newInvoice, newPrice, newSubscription, newSubscriptionItem, nextInvoiceNumber } from './model.js';
 import { applyMetadata, emptyMetadata } from './params.js';
 import type {
   ChargeRecord,
@@ -445,12 +445,7 @@ export class Billing {
   }
 
   private describe(price: PriceRecord, quantity: number | null): string {
-    const name = this.productName(price);
-    const unit = formatAmount(Number(price.unitAmountDecimal), price.currency);
-    const r = price.recurring;
-    const per = !r ? '' : r.intervalCount === 1 ? ` / ${r.interval}` : ` every ${r.intervalCount} ${r.interval}s`;
-    if (r?.usageType === 'metered') return `${name} (at ${unit} per unit${per})`;
-    return `${quantity ?? 1} × ${name} (at ${unit}${per})`;
+    return describeItem(this.s, price, quantity);
   }
 
   private itemAmount(price: PriceRecord, quantity: number | null): number {

@@ -1,3 +1,4 @@
+import { formatAmount } from './currency.js';
 import { emptyMetadata } from './params.js';
 import type {
   ClockId,
@@ -224,4 +225,14 @@ export function nextInvoiceNumber(customer: CustomerRecord): string {
   const n = customer.nextInvoiceSequence;
   customer.nextInvoiceSequence = n + 1;
   return `${customer.invoicePrefix}-${String(n).padStart(4, '0')}`;
+}
+
+/** `2 × Pro (at $20.00 / month)`: Stripe's description of a subscription line. */
+export function describeItem(s: StripeState, price: PriceRecord, quantity: number | null): string {
+  const name = s.products.get(price.product)?.name ?? price.product;
+  const unit = formatAmount(Number(price.unitAmountDecimal), price.currency);
+  const r = price.recurring;
+  const per = !r ? '' : r.intervalCount === 1 ? ` / ${r.interval}` : ` every ${r.intervalCount} ${r.interval}s`;
+  if (r?.usageType === 'metered') return `${name} (at ${unit} per unit${per})`;
+  return `${quantity ?? 1} × ${name} (at ${unit}${per})`;
 }

@@ -1,6 +1,6 @@
 import type { Billing } from './billing.js';
 import { invalidRequest } from './errors.js';
-import { newCustomer, newInvoice, newPrice, newProduct, newSubscription, newSubscriptionItem, nextInvoiceNumber } from './model.js';
+import { describeItem, newCustomer, newInvoice, newPrice, newProduct, newSubscription, newSubscriptionItem, nextInvoiceNumber } from './model.js';
 import { emptyMetadata, type Metadata } from './params.js';
 import type {
   ChargeRecord,
@@ -12,8 +12,9 @@ import type {
   SubscriptionRecord,
   SubscriptionStatus,
 } from './records.js';
+import { renderCustomer, renderInvoice, renderPaymentMethod, renderSubscription } from './render.js';
 import type { StripeState } from './state.js';
-import { DAY, addIntervals, periodAround } from './time.js';
+import { DAY, periodAround } from './time.js';
 
 export type SeedStatus = 'active' | 'trialing' | 'past_due' | 'canceled';
 
@@ -144,7 +145,6 @@ export function seed(s: StripeState, billing: Billing, o: SeedOptions): SeedResu
         metadata,
       });
       s.customers.insert(customer);
-      s.emit('customer.created', clock, { id: customer.id, object: 'customer' });
       result.customers++;
       if (result.sample.customers.length < 5) result.sample.customers.push(customer.id);
       let card: PaymentMethodRecord | null = null;
@@ -165,6 +165,7 @@ export function seed(s: StripeState, billing: Billing, o: SeedOptions): SeedResu
         customer.defaultPaymentMethod = card.id;
         result.paymentMethods++;
       }
+      const subs: SubscriptionRecord[] = [];
       for (let j = 0; j < perCustomer; j++) {
         const price = prices[Math.floor(random() * prices.length)] as PriceRecord;
         const status = pickStatus();
@@ -173,9 +174,20 @@ export function seed(s: StripeState, billing: Billing, o: SeedOptions): SeedResu
         if (result.sample.subscriptions.length < 5) result.sample.subscriptions.push(sub.id);
         if (withInvoices) {
           const inv = seedInvoice(s, customer, sub, price, card, now, result);
-          if (inv && result.sample.invoices.length < 5) result.sample.invoices.push(inv.id);
+          if (result.sample.invoices.length < 5) result.sample.invoices.push(inv.id);
+          billing.scheduleInvoice(inv);
         }
         billing.scheduleSubscription(sub);
+        subs.push(sub);
+      }
+      if (s.recordEvents) {
+        s.emit('customer.created', clock, renderCustomer(s, customer));
+        if (card) s.emit('payment_method.attached', clock, renderPaymentMethod(card));
+        for (const sub of subs) {
+          s.emit('customer.subscription.created', clock, renderSubscription(s, sub));
+          const inv = sub.latestInvoice ? s.invoices.get(sub.latestInvoice) : undefined;
+          if (inv) s.emit(inv.status === 'paid' ? 'invoice.paid' : 'invoice.payment_failed', clock, renderInvoice(s, inv));
+        }
       }
     }
   } finally {
@@ -225,8 +237,6 @@ function seedSubscription(
   s.subscriptionItems.insert(item);
   sub.items = [item.id];
   s.subscriptions.insert(sub);
-  s.emit('customer.subscription.created', customer.clock, { id: sub.id, object: 'subscription' });
-  void addIntervals;
   return sub;
 }
 
@@ -238,7 +248,7 @@ function seedInvoice(
   card: PaymentMethodRecord | null,
   now: number,
   result: SeedResult,
-): InvoiceRecord | null {
+): InvoiceRecord {
   const item = s.subscriptionItems.require(sub.items[0] as string);
   const trial = sub.status === 'trialing';
   const amount = trial ? 0 : Math.round(Number(price.unitAmountDecimal) * (item.quantity ?? 1));
@@ -258,7 +268,7 @@ function seedInvoice(
       id: s.ids.next('il'),
       amount,
       currency: price.currency,
-      description: trial ? `Trial period for ${product}` : `${item.quantity ?? 1} × ${product}`,
+      description: trial ? `Trial period for ${product}` : describeItem(s, price, item.quantity),
       periodStart: item.periodStart,
       periodEnd: item.periodEnd,
       quantity: item.quantity,
@@ -345,6 +355,5 @@ function seedInvoice(
   s.invoices.insert(inv);
   sub.latestInvoice = inv.id;
   result.invoices++;
-  s.emit('invoice.created', customer.clock, { id: inv.id, object: 'invoice' });
   return inv;
 }

@@ -117,10 +117,10 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
   }
   const overrides = options.fieldNameOverrides ?? {};
   const names: CrmFieldNameMap = crmFieldNames('salesforce', overrides);
-  const customerKey = names.customer_id;
-  if (customerKey === undefined) {
+  if (names.customer_id === undefined) {
     throw new SalesforceConfigError('customer_id cannot be switched off for Salesforce: it is the external id Accounts and Contacts are upserted by');
   }
+  const customerKey: string = names.customer_id;
   const mode = options.mode;
   const stages = { ...DEFAULT_STAGES, ...options.stageNames };
   const taskStatus = { note: options.taskStatuses?.note ?? 'Completed', actionable: options.taskStatuses?.actionable ?? 'Not Started' };
@@ -163,8 +163,8 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
    * so it is encoded here (Stripe ids are URL-safe anyway).
    */
   async function upsertByCustomer(object: 'Account' | 'Contact', customerId: string, record: SalesforceRecord): Promise<CrmUpsertResult> {
-    const result: UpsertResult = await conn.sobject(object).upsert({ ...record, [customerKey as string]: encodeURIComponent(customerId) }, customerKey as string);
-    if (!result.success) throw recordFailuresError(object, [{ key: customerId, errors: result.errors.map((e) => ({ code: e.errorCode, message: e.message, fields: e.fields ?? [] })) }], delays);
+    const result: UpsertResult = await conn.sobject(object).upsert({ ...record, [customerKey]: encodeURIComponent(customerId) }, customerKey);
+    if (!result.success) throw recordFailuresError(object, [{ key: customerId, errors: result.errors.map(collectionError) }], delays);
     return { id: result.id, created: result.created };
   }
 
@@ -178,7 +178,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
         const key = String(record[keyField]);
         const result = results[i];
         if (result?.success) ids.set(key, result.id);
-        else failures.push({ key, errors: (result?.errors ?? []).map((e: unknown) => collectionError(e)) });
+        else failures.push({ key, errors: (result?.errors ?? []).map(collectionError) });
       });
     }
     if (failures.length > 0) throw recordFailuresError(object, failures, delays);
@@ -205,7 +205,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
 
   /** A contact someone created before the sync: same email, not yet linked to any Stripe customer. */
   async function findContact(customerId: string, email: string): Promise<{ Id: string; linked: boolean } | null> {
-    const key = customerKey as string;
+    const key = customerKey;
     const soql =
       `SELECT Id, ${key} FROM Contact WHERE ${key} = ${soqlString(customerId)} ` +
       `OR (Email = ${soqlString(email)} AND ${key} = null) ORDER BY CreatedDate ASC LIMIT 10`;
@@ -232,8 +232,8 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
         // before creating a second contact for the same person.
         const found = await findContact(input.customerId, input.email);
         if (found && !found.linked) {
-          const result = await conn.sobject('Contact').update({ Id: found.Id, ...record, [customerKey as string]: input.customerId });
-          if (!result.success) throw recordFailuresError('Contact', [{ key: input.customerId, errors: result.errors.map((e) => collectionError(e)) }], delays);
+          const result = await conn.sobject('Contact').update({ Id: found.Id, ...record, [customerKey]: input.customerId });
+          if (!result.success) throw recordFailuresError('Contact', [{ key: input.customerId, errors: result.errors.map(collectionError) }], delays);
           return { id: found.Id, created: false };
         }
         if (!found) return upsertByCustomer('Contact', input.customerId, withLastName);
@@ -307,7 +307,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     // The record holding the Stripe fields: the Account in B2B, the Contact in B2C.
     const object = mode === 'b2b' ? 'Account' : 'Contact';
     const fieldNames = Object.values(names).filter((name): name is string => name !== undefined);
-    const soql = `SELECT Id, ${fieldNames.join(', ')} FROM ${object} WHERE ${customerKey as string} = ${soqlString(customerId)} ORDER BY CreatedDate ASC LIMIT 1`;
+    const soql = `SELECT Id, ${fieldNames.join(', ')} FROM ${object} WHERE ${customerKey} = ${soqlString(customerId)} ORDER BY CreatedDate ASC LIMIT 1`;
     const result = await call(`read ${object}`, async () => conn.query<{ Id: string } & Record<string, unknown>>(soql));
     const row = result.records[0];
     if (!row) return null;
