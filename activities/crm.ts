@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { CrmRateLimitError, CrmValidationError, type AccountInput, type ContactInput, type CrmAdapter, type DealsInput, type TimelineInput } from './crm/types.js';
+import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type AccountInput, type ContactInput, type CrmAdapter, type DealsInput, type TimelineInput } from './crm/types.js';
 
 /**
  * CRM activities: one adapter call each, run on the CRM task queue whose rate limit bounds all
@@ -13,6 +13,10 @@ export function createCrmActivities(deps: { crm: CrmAdapter }) {
       if (err instanceof CrmRateLimitError) {
         // Retry after the delay the CRM stated, not the generic backoff.
         throw ApplicationFailure.create({ type: 'CrmRateLimited', message: `${operation}: ${err.message}`, nextRetryDelay: err.retryAfterMs });
+      }
+      if (err instanceof CrmNotFoundError) {
+        // The linked record was deleted or merged in the CRM: the workflow drops the link and relinks.
+        throw ApplicationFailure.create({ type: 'CrmRecordNotFound', message: `${operation}: ${err.message}`, nonRetryable: true });
       }
       if (err instanceof CrmValidationError) {
         throw ApplicationFailure.create({ type: 'CrmValidationError', message: `${operation}: ${err.message}`, nonRetryable: true, details: err.details === undefined ? [] : [err.details] });

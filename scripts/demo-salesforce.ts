@@ -1,29 +1,23 @@
-import { crmPropertyDefinitions } from '../domain/crm-field-names.js';
+import { salesforceFieldRequirements } from '../activities/crm/salesforce/index.js';
 import type { CustomFieldSpec, FieldType } from '../sandboxes/salesforce/index.js';
 
 /** Salesforce's setup-UI field types and the type names `describe` reports for them. */
 const DESCRIBE_TYPE: Record<string, FieldType> = { Text: 'string', Number: 'double', Date: 'date', DateTime: 'datetime', Checkbox: 'boolean', Picklist: 'picklist' };
 
 /**
- * The custom fields a Salesforce admin adds for this service (the setup command lists the same
- * set when they are missing); the demo's Salesforce sandbox starts with them in place.
+ * The custom fields a Salesforce admin adds for this service — the adapter's own requirement list,
+ * the same one `npm run setup` checks — so the demo's and tests' Salesforce sandbox starts set up.
  */
-export function salesforceDemoFields(): Record<string, CustomFieldSpec[]> {
-  const stripeFields: CustomFieldSpec[] = crmPropertyDefinitions('salesforce').map((d): CustomFieldSpec => {
-    const spec: CustomFieldSpec = { name: d.name, label: d.label, type: DESCRIBE_TYPE[d.salesforce.type] ?? 'string' };
-    if (d.salesforce.length !== undefined) spec.length = d.salesforce.length;
-    if (d.salesforce.precision !== undefined) spec.precision = d.salesforce.precision;
-    if (d.salesforce.scale !== undefined) spec.scale = d.salesforce.scale;
-    if (d.options.length > 0) spec.picklistValues = [...d.options];
-    if (d.field === 'customer_id') Object.assign(spec, { length: 255, externalId: true, unique: true });
-    return spec;
-  });
-  const externalKey = (name: string, label: string): CustomFieldSpec => ({ name, label, type: 'string', length: 255, externalId: true, unique: true });
-  return {
-    Account: stripeFields,
-    // Several contacts may carry one customer id only in B2B; keep the field an external id but not unique.
-    Contact: stripeFields.map((f) => (f.externalId ? { ...f, unique: false } : f)),
-    Opportunity: [externalKey('Stripe_Subscription_ID__c', 'Stripe Subscription ID'), { name: 'Stripe_Subscription_Status__c', label: 'Stripe Subscription Status', type: 'string', length: 40 }],
-    Task: [externalKey('Stripe_Activity_Key__c', 'Stripe Activity Key')],
-  };
+export function salesforceDemoFields(mode: 'b2b' | 'b2c' = 'b2b'): Record<string, CustomFieldSpec[]> {
+  const fields: Record<string, CustomFieldSpec[]> = {};
+  for (const r of salesforceFieldRequirements(mode)) {
+    const spec: CustomFieldSpec = { name: r.name, label: r.label, type: DESCRIBE_TYPE[r.hint.type] ?? 'string' };
+    if (r.hint.length !== undefined) spec.length = r.hint.length;
+    if (r.hint.precision !== undefined) spec.precision = r.hint.precision;
+    if (r.hint.scale !== undefined) spec.scale = r.hint.scale;
+    if (r.picklistValues.length > 0) spec.picklistValues = [...r.picklistValues];
+    if (r.key) Object.assign(spec, { externalId: true, unique: true });
+    (fields[r.object] ??= []).push(spec);
+  }
+  return fields;
 }

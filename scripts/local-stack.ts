@@ -62,7 +62,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   const sandboxes = await startSandboxes({ stripe: 0, hubspot: 0, salesforce: 0 }, {
     ...options.sandboxOptions,
-    salesforce: { customFields: salesforceDemoFields(), ...options.sandboxOptions?.salesforce },
+    salesforce: { customFields: salesforceDemoFields(config.crm.mode), ...options.sandboxOptions?.salesforce },
   });
   const accountId = 'acct_local';
   const endpoints: ServiceEndpoints = {

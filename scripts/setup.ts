@@ -20,8 +20,12 @@ try {
   console.log(`${adapter.provider}: ${report.created.length} created, ${report.existing.length} already present, ${report.missing.length} missing`);
   for (const name of report.created) console.log(`  created  ${name}`);
   if (report.missing.length > 0) {
-    console.log('\nAdd these fields in Setup → Object Manager, then run npm run setup again:');
-    for (const name of report.missing) console.log(`  missing  ${name}`);
+    if (adapter.provider === 'salesforce') {
+      const { formatSalesforceProvisionReport } = await import('../activities/crm/salesforce/index.js');
+      console.log(`\n${formatSalesforceProvisionReport(report)}`);
+    } else {
+      for (const name of report.missing) console.log(`  missing  ${name}`);
+    }
     process.exit(1);
   }
 } catch (err) {

@@ -66,7 +66,7 @@ try {
     const sandboxes = await startSandboxes(
       { stripe: config.sandboxes.stripePort, hubspot: config.sandboxes.hubspotPort, salesforce: config.sandboxes.salesforcePort },
       // The demo's Salesforce org already has the custom fields an admin would add for this service.
-      { salesforce: { customFields: salesforceDemoFields() } },
+      { salesforce: { customFields: salesforceDemoFields(config.crm.mode) } },
     );
     cleanups.push({ name: 'sandboxes', run: () => sandboxes.close() });
     sandboxUrls = { stripe: sandboxes.stripe.url, hubspot: sandboxes.hubspot.url, salesforce: sandboxes.salesforce.url };

@@ -200,7 +200,16 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
         state = { ...state, billing };
       }
 
-      await writeToCrm(round);
+      try {
+        await writeToCrm(round);
+      } catch (err) {
+        if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'CrmRecordNotFound')) throw err;
+        // Someone deleted or merged our record in the CRM: forget the links and write afresh (upserts find or recreate it).
+        log.info('CRM record gone; relinking', { customerId, links });
+        links = { accountId: null, contactId: null, dealIds: {} };
+        written = { fields: null, contactEmail: null, deals: {} };
+        await writeToCrm(round);
+      }
       syncState = 'synced';
       lastError = null;
     } catch (err) {
@@ -226,23 +235,23 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     const plan = planCrmWrites(state, links, written, settings, now);
     const customer = state.billing.customer;
     const writes: string[] = [];
-    if (plan.writeAccount) {
+    const upsertAccount = async () => {
       const result = await crm.crmUpsertAccount.executeWithOptions(
         { summary: links.accountId ? `Update account ${links.accountId}: ${plan.changedFields.join(', ') || 'link'}` : `Upsert account for ${customerId}` },
         [{ customerId, name: customer.name, domain: companyDomain(customer.email), fields: plan.fields, recordId: links.accountId }],
       );
       links = { ...links, accountId: result.id };
       writes.push('account');
-    }
-    if (plan.writeContact && customer.email) {
+    };
+    const upsertContact = async () => {
       const result = await crm.crmUpsertContact.executeWithOptions(
         { summary: links.contactId ? `Update contact ${links.contactId}` : `Upsert contact for ${customerId}` },
-        [{ customerId, email: customer.email, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {}, accountId: links.accountId, recordId: links.contactId }],
+        [{ customerId, email: customer.email!, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {}, accountId: links.accountId, recordId: links.contactId }],
       );
       links = { ...links, contactId: result.id };
       writes.push('contact');
-    }
-    if (plan.deals.length > 0) {
+    };
+    const upsertDeals = async () => {
       const dealIds = await crm.crmUpsertDeals.executeWithOptions(
         { summary: `Upsert ${plan.deals.length} deal(s): ${plan.deals.map((d) => `${d.subscriptionId} ${d.status}`).join(', ')}` },
         [{ customerId, accountId: links.accountId, contactId: links.contactId, deals: plan.deals.map((d) => ({ ...d, recordId: links.dealIds[d.subscriptionId] ?? null })) }],
@@ -250,16 +259,31 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       links = { ...links, dealIds: { ...links.dealIds, ...dealIds } };
       written = { ...written, deals: { ...written.deals, ...Object.fromEntries(plan.deals.map((d) => [d.subscriptionId, dealFingerprint(d)])) } };
       writes.push('deals');
-    }
+    };
     let timelineKeys: string[] = [];
-    if (plan.timeline.length > 0) {
+    const writeTimeline = async () => {
       const result = await crm.crmWriteTimeline.executeWithOptions(
         { summary: `Write ${plan.timeline.length} timeline activit${plan.timeline.length === 1 ? 'y' : 'ies'}: ${plan.timeline.map((e) => e.kind).join(', ')}` },
         [{ customerId, accountId: links.accountId, contactId: links.contactId, entries: plan.timeline }],
       );
       timelineKeys = result.keys;
       writes.push('timeline');
+    };
+
+    // Records that others attach to are created first; once they exist, the remaining writes are
+    // independent and run together, which keeps freshness and workflow history small.
+    const parallel: Array<() => Promise<void>> = [];
+    if (plan.writeAccount) {
+      if (links.accountId) parallel.push(upsertAccount);
+      else await upsertAccount();
     }
+    if (plan.writeContact && customer.email) {
+      if (links.contactId) parallel.push(upsertContact);
+      else await upsertContact();
+    }
+    if (plan.deals.length > 0) parallel.push(upsertDeals);
+    if (plan.timeline.length > 0) parallel.push(writeTimeline);
+    await Promise.all(parallel.map((write) => write()));
     written = { ...written, fields: plan.fields, contactEmail: customer.email ?? written.contactEmail };
     const syncedAt = new Date().toISOString();
     await local.recordSyncResult({

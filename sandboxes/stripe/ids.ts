@@ -1,6 +1,9 @@
 import { seededRandom } from '../shared/faults.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const SPACE = 62n ** 5n;
+/** Coprime with 62 (odd, not a multiple of 31), so multiplying by it permutes the id space. */
+const SCRAMBLE = 387_420_489n;
 
 /** Body lengths of real Stripe ids, so code that validates or truncates ids sees realistic input. */
 const LENGTHS: Record<string, number> = {
@@ -47,7 +50,8 @@ export class IdGenerator {
 
   next(prefix: string): string {
     const length = LENGTHS[prefix] ?? 24;
-    let n = ++this.counter;
+    // A bijection of the counter onto [0, 62^5), so consecutive ids do not end in 00001, 00002, ...
+    let n = Number((BigInt(++this.counter) * SCRAMBLE) % SPACE);
     let tail = '';
     for (let i = 0; i < 5; i++) {
       tail = ALPHABET[n % 62] + tail;

@@ -77,17 +77,14 @@ interface BatchWriteResponse {
 interface UpsertApi {
   upsert(input: { inputs: Array<{ idProperty: string; id: string; objectWriteTraceId: string; properties: Record<string, string> }> }): Promise<BatchWriteResponse>;
 }
-interface AssociationSpecInput {
-  associationCategory: string;
-  associationTypeId: number;
-}
-interface ActivityInput {
+/** Generic in the association category: each generated module has its own enum of the same strings. */
+interface ActivityInput<C extends string> {
   properties: Record<string, string>;
-  associations: Array<{ to: { id: string }; types: AssociationSpecInput[] }>;
-  objectWriteTraceId: string;
+  associations: Array<{ to: { id: string }; types: Array<{ associationCategory: C; associationTypeId: number }> }>;
+  objectWriteTraceId?: string;
 }
-interface ActivityApi {
-  create(input: { inputs: ActivityInput[] }): Promise<BatchWriteResponse>;
+interface ActivityApi<C extends string> {
+  create(input: { inputs: Array<ActivityInput<C>> }): Promise<BatchWriteResponse>;
   read(input: { idProperty: string; inputs: Array<{ id: string }>; properties: string[]; propertiesWithHistory: string[] }): Promise<BatchWriteResponse>;
 }
 
@@ -150,7 +147,6 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
     associations: crm.associations.v4.batchApi,
     properties: { groups: crm.properties.groupsApi, core: crm.properties.coreApi, batch: crm.properties.batchApi },
   };
-  const activityApis: Readonly<Record<ActivityType, ActivityApi>> = { notes: apis.notes, tasks: apis.tasks };
 
   /** Upserts rows by `idProperty`, one request per 100; results come back in row order. */
   async function upsert(api: UpsertApi, what: string, idProperty: string, rows: readonly Keyed[]): Promise<Upserted[]> {
@@ -177,7 +173,8 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
   async function associateDefault(from: 'contacts' | 'deals', to: TargetType, pairs: ReadonlyArray<{ from: string; to: string }>): Promise<void> {
     for (const chunk of chunks(pairs, BATCH_LIMIT)) {
       const response = await hubspotCall(() =>
-        apis.associations.createDefault(from, to, { inputs: chunk.map((p) => ({ from: { id: p.from }, to: { id: p.to } })) }),
+        // The client's model names `from` `_from` (a reserved word in Python, its generator's template) and serializes it back.
+        apis.associations.createDefault(from, to, { inputs: chunk.map((p) => ({ _from: { id: p.from }, to: { id: p.to } })) }),
       );
       throwOnBatchErrors(`associating ${from} with ${to}`, response.errors);
     }
@@ -216,9 +213,9 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
   }
 
   /** Keys of the activities that exist among `keys`, by the unique key property. */
-  async function existingActivityKeys(type: ActivityType, keys: readonly string[]): Promise<Set<string>> {
+  async function existingActivityKeys<C extends string>(api: ActivityApi<C>, type: ActivityType, keys: readonly string[]): Promise<Set<string>> {
     const response = await hubspotCall(() =>
-      activityApis[type].read({
+      api.read({
         idProperty: ACTIVITY_KEY_PROPERTY,
         inputs: keys.map((id) => ({ id })),
         properties: [ACTIVITY_KEY_PROPERTY],
@@ -234,13 +231,18 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
    * Batch upsert would be idempotent too but cannot carry associations, and it would reopen a task a
    * person has completed when an entry is replayed; a create guarded by the unique key does neither.
    */
-  async function writeActivities(type: ActivityType, entries: readonly TimelineEntry[], targets: ReadonlyArray<{ type: TargetType; id: string }>): Promise<void> {
-    const api = activityApis[type];
+  async function writeActivities<C extends string>(
+    api: ActivityApi<C>,
+    type: ActivityType,
+    entries: readonly TimelineEntry[],
+    targets: ReadonlyArray<{ type: TargetType; id: string }>,
+  ): Promise<void> {
+    const associationCategory = 'HUBSPOT_DEFINED' as C;
     const associations = targets.map((t) => ({
       to: { id: t.id },
-      types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: ACTIVITY_ASSOCIATIONS[type][t.type] }],
+      types: [{ associationCategory, associationTypeId: ACTIVITY_ASSOCIATIONS[type][t.type] }],
     }));
-    const input = (entry: TimelineEntry): ActivityInput => ({ properties: activityProperties(type, entry), associations, objectWriteTraceId: entry.key });
+    const input = (entry: TimelineEntry): ActivityInput<C> => ({ properties: activityProperties(type, entry), associations, objectWriteTraceId: entry.key });
     for (const chunk of chunks(entries, BATCH_LIMIT)) {
       try {
         const response = await api.create({ inputs: chunk.map(input) });
@@ -250,7 +252,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       }
       // Refused, wholly or in part: most likely some keys exist already (a retry after a lost answer, a
       // replayed event). Create only the absent ones; a genuinely invalid entry is refused again and thrown.
-      const present = await existingActivityKeys(type, chunk.map((e) => e.key));
+      const present = await existingActivityKeys(api, type, chunk.map((e) => e.key));
       const missing = chunk.filter((e) => !present.has(e.key));
       if (missing.length === 0) continue;
       const response = await hubspotCall(() => api.create({ inputs: missing.map(input) }));
@@ -280,11 +282,10 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       if (input.lastName !== null) properties.lastname = input.lastName;
       const knownId = input.recordId ?? null;
       // By id when known, so a changed email updates the person's contact instead of creating another.
-      let contact = knownId !== null ? await updateContact(knownId, properties) : null;
-      if (!contact) {
-        [contact] = await upsert(apis.contactBatch, 'contacts', 'email', [{ key: input.email, properties }]);
-        if (!contact) throw new HubSpotRequestError('HubSpot answered a contact upsert without a result', 200, null, null);
-      }
+      const contact =
+        (knownId !== null ? await updateContact(knownId, properties) : null) ??
+        (await upsert(apis.contactBatch, 'contacts', 'email', [{ key: input.email, properties }]))[0];
+      if (!contact) throw new HubSpotRequestError('HubSpot answered a contact upsert without a result', 200, null, null);
       // A contact the caller did not know under this id has not been linked by it yet. A retry after a
       // lost answer still passes no id, so a link that failed half-way is made then.
       if (input.accountId !== null && (contact.created || contact.id !== knownId)) {
@@ -330,8 +331,8 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       if (entries.length === 0 || targets.length === 0) return { keys: [] };
       const notes = entries.filter((e) => !e.actionable);
       const tasks = entries.filter((e) => e.actionable);
-      if (notes.length > 0) await writeActivities('notes', notes, targets);
-      if (tasks.length > 0) await writeActivities('tasks', tasks, targets);
+      if (notes.length > 0) await writeActivities(apis.notes, 'notes', notes, targets);
+      if (tasks.length > 0) await writeActivities(apis.tasks, 'tasks', tasks, targets);
       return { keys: entries.map((e) => e.key) };
     },
 

@@ -45,7 +45,7 @@ function optionLabel(value: string): string {
   return `${words.charAt(0).toUpperCase()}${words.slice(1)}`;
 }
 
-function options(spec: PropertySpec): PropertyCreate['options'] {
+function options(spec: PropertySpec): NonNullable<PropertyCreate['options']> {
   if (spec.type === 'bool') {
     return [
       { label: 'Yes', value: 'true', hidden: false, displayOrder: 0 },

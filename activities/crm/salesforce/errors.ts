@@ -108,10 +108,12 @@ export function salesforceErrorItems(err: unknown): SalesforceErrorItem[] | null
   return [{ code: err.errorCode, message: err.message, fields }];
 }
 
-/** True when a create failed only because `field` had no value (so a retry that sets it can succeed). */
+/**
+ * True when a create failed because `field` had no value, so a second attempt that sets it may succeed
+ * (validation rules may have failed alongside: the second attempt then reports them).
+ */
 export function isRequiredFieldMissing(err: unknown, field: string): boolean {
-  const items = salesforceErrorItems(err);
-  return items !== null && items.length === 1 && items[0]?.code === 'REQUIRED_FIELD_MISSING' && items[0].fields.includes(field);
+  return (salesforceErrorItems(err) ?? []).some((item) => item.code === 'REQUIRED_FIELD_MISSING' && item.fields.includes(field));
 }
 
 function rateLimitDelay(items: SalesforceErrorItem[], delays: RateLimitDelays): number {

@@ -188,6 +188,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
   async function upsertAccount(input: AccountInput): Promise<CrmUpsertResult> {
     requireKey(input.customerId, 'customerId');
     const fields = stripeFields(input.fields);
+    // input.recordId is not needed: an upsert by the customer id finds the Account without a lookup.
     return call('upsert Account', async () => {
       try {
         // Name and Website are shared with the people using the CRM: the first attempt leaves them out,
@@ -205,12 +206,11 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
 
   /** A contact someone created before the sync: same email, not yet linked to any Stripe customer. */
   async function findContact(customerId: string, email: string): Promise<{ Id: string; linked: boolean } | null> {
-    const key = customerKey;
     const soql =
-      `SELECT Id, ${key} FROM Contact WHERE ${key} = ${soqlString(customerId)} ` +
-      `OR (Email = ${soqlString(email)} AND ${key} = null) ORDER BY CreatedDate ASC LIMIT 10`;
+      `SELECT Id, ${customerKey} FROM Contact WHERE ${customerKey} = ${soqlString(customerId)} ` +
+      `OR (Email = ${soqlString(email)} AND ${customerKey} = null) ORDER BY CreatedDate ASC LIMIT 10`;
     const result = await conn.query<{ Id: string } & Record<string, unknown>>(soql);
-    const linked = result.records.find((r) => r[key] !== null && r[key] !== undefined);
+    const linked = result.records.find((r) => r[customerKey] !== null && r[customerKey] !== undefined);
     const match = linked ?? result.records[0];
     return match ? { Id: match.Id, linked: linked !== undefined } : null;
   }
@@ -263,6 +263,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
   async function upsertDeals(input: DealsInput): Promise<Record<string, string>> {
     const deals = lastPerKey(input.deals, (d) => d.subscriptionId);
     if (deals.length === 0) return {};
+    // Upserted by subscription id, so the deals' recordIds are not needed.
     for (const deal of deals) requireKey(deal.subscriptionId, 'subscriptionId');
     const ids = await call('upsert Opportunities', () =>
       upsertCollection('Opportunity', SUBSCRIPTION_ID_FIELD, deals.map((deal) => opportunity(deal, input.accountId))),

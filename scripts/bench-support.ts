@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDatabase } from '../db/connect.js';
+import { migrateToLatest } from '../db/migrator.js';
+import { findTemporalCli, startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
+
+/** Benchmarks run against their own in-memory Temporal dev server and a fresh database they drop afterwards. */
+export interface BenchInfrastructure {
+  temporal: DevServer;
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startBenchInfrastructure(adminUrl: string, cliPath: string | undefined, searchPath: string): Promise<BenchInfrastructure> {
+  const cli = await findTemporalCli(cliPath, searchPath);
+  if (!cli) throw new Error('benchmarks need the temporal CLI: run scripts/install-tools.sh temporal');
+  const temporal = await startTemporalDevServer({ cliPath: cli });
+  const dbName = `crm_sync_bench_${Date.now()}_${randomBytes(2).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const handle = await openDatabase({ url: url.toString() });
+  await migrateToLatest(handle.db);
+  await handle.close();
+  return {
+    temporal,
+    databaseUrl: url.toString(),
+    async close() {
+      await temporal.stop();
+      const a = new pg.Client({ connectionString: adminUrl });
+      await a.connect();
+      await a.query(`drop database if exists ${dbName} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export function parseArgs(argv: string[], defaults: Record<string, string>): Record<string, string> {
+  const out = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) continue;
+    const [key, inline] = arg.slice(2).split('=');
+    const value = inline ?? (argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i]! : 'true');
+    if (!(key! in defaults)) throw new Error(`unknown option --${key}; known: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')}`);
+    out[key!] = value;
+  }
+  return out;
+}
+
+/** Runs `task` with at most `concurrency` in flight until `deadline`, returning how many completed. */
+export async function saturate(concurrency: number, deadline: number, task: (i: number) => Promise<void>): Promise<number> {
+  let started = 0;
+  let done = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (Date.now() < deadline) {
+      const i = started++;
+      await task(i);
+      done++;
+    }
+  }));
+  return done;
+}

@@ -1,0 +1,522 @@
+import type { Connection } from 'jsforce';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type CrmAdapter, type DealInput } from '../../activities/crm/types.js';
+import {
+  createSalesforceAdapter,
+  formatSalesforceProvisionReport,
+  SalesforceConfigError,
+  SalesforceTimeoutError,
+  type SalesforceAdapterOptions,
+} from '../../activities/crm/salesforce/index.js';
+import { crmPropertyDefinitions } from '../../domain/crm-field-names.js';
+import type { CrmFieldValues } from '../../domain/crm-fields.js';
+import type { TimelineEntry } from '../../domain/customer-events.js';
+import {
+  SALESFORCE_API_VERSION,
+  salesforceConnectionFor,
+  startSalesforceSandbox,
+  type CustomFieldSpec,
+  type SalesforceSandbox,
+} from '../../sandboxes/salesforce/index.js';
+import type { RunningSandbox } from '../../sandboxes/shared/serve.js';
+
+// The fields an admin sets up by hand, written out from the domain's definitions (not from the adapter's
+// own requirement list, so provision() is checked against an independent account of the setup).
+function stripeFieldSpecs(): CustomFieldSpec[] {
+  return crmPropertyDefinitions('salesforce').map((d): CustomFieldSpec => {
+    switch (d.salesforce.type) {
+      case 'Text':
+        return d.field === 'customer_id'
+          ? { name: d.name, label: d.label, type: 'string', length: 255, externalId: true, unique: true }
+          : { name: d.name, label: d.label, type: 'string', length: 255 };
+      case 'Number':
+        return { name: d.name, label: d.label, type: 'double', precision: 18, scale: d.salesforce.scale ?? 0 };
+      case 'Date':
+        return { name: d.name, label: d.label, type: 'date' };
+      case 'DateTime':
+        return { name: d.name, label: d.label, type: 'datetime' };
+      case 'Checkbox':
+        return { name: d.name, label: d.label, type: 'boolean' };
+      case 'Picklist':
+        return { name: d.name, label: d.label, type: 'picklist', picklistValues: [...d.options] };
+    }
+  });
+}
+
+const FULL_SETUP: Record<string, CustomFieldSpec[]> = {
+  Account: stripeFieldSpecs(),
+  // B2C keeps the Stripe fields on the Contact; B2B only needs the customer id there.
+  Contact: stripeFieldSpecs(),
+  Opportunity: [
+    { name: 'Stripe_Subscription_ID__c', type: 'string', length: 255, externalId: true, unique: true },
+    { name: 'Stripe_Subscription_Status__c', type: 'string', length: 255 },
+  ],
+  Task: [{ name: 'Stripe_Activity_Key__c', type: 'string', length: 255, externalId: true, unique: true }],
+};
+
+const FIELDS: CrmFieldValues = {
+  customer_id: 'cus_A1',
+  subscription_status: 'active',
+  mrr: 49.5,
+  currency: 'USD',
+  plan_name: 'Pro',
+  billing_interval: 'month',
+  next_renewal_date: '2026-12-01',
+  trial_end_date: null,
+  payment_method_status: 'valid',
+  ltv: 1234.567,
+  last_payment_date: '2026-11-01',
+  last_payment_amount: 49.5,
+  failed_payment_count: 0,
+  last_payment_failure: null,
+  delinquent: false,
+  days_to_first_payment: 0,
+  discount: '20% off (repeating, 3 months)',
+  cancel_at_period_end: false,
+  last_mrr_change: 49.5,
+  last_mrr_change_kind: 'new',
+  last_mrr_change_date: '2026-11-01',
+  synced_at: '2026-11-27T14:00:00Z',
+};
+
+let server: RunningSandbox & { sandbox: SalesforceSandbox };
+/** A real jsforce connection for reading back what a Salesforce user would see. */
+let conn: Connection;
+let b2b: CrmAdapter;
+let b2c: CrmAdapter;
+
+function adapter(options: Partial<SalesforceAdapterOptions> = {}, url = server.url): CrmAdapter {
+  return createSalesforceAdapter({ instanceUrl: url, accessToken: 'sandbox-token', apiVersion: SALESFORCE_API_VERSION, mode: 'b2b', ...options });
+}
+
+async function admin(method: string, path: string, body?: unknown, url = server.url): Promise<unknown> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  expect(res.status, `${method} ${path}`).toBeLessThan(300);
+  return res.json();
+}
+
+/** Data API requests Salesforce has metered so far (each one counts against the org's daily allocation). */
+async function apiRequests(): Promise<number> {
+  const state = (await admin('GET', '/__sandbox/state')) as { apiUsage: { used: number } };
+  return state.apiUsage.used;
+}
+
+/** Runs `fn` and returns its result with the number of API requests it made. */
+async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; requests: number }> {
+  const before = await apiRequests();
+  const result = await fn();
+  return { result, requests: (await apiRequests()) - before };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function soql<T>(query: string): Promise<T[]> {
+  return (await conn.query<T & Record<string, unknown>>(query)).records;
+}
+
+beforeAll(async () => {
+  server = await startSalesforceSandbox({ port: 0, customFields: FULL_SETUP });
+  conn = salesforceConnectionFor(server.url);
+  b2b = adapter();
+  b2c = adapter({ mode: 'b2c' });
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+beforeEach(async () => {
+  // Records, faults and limits back to a fresh org; the custom fields come from the creation options.
+  await admin('POST', '/__sandbox/reset');
+});
+
+describe('upsertAccount', () => {
+  it('creates the Account with its Stripe fields, and a retry finds it instead of creating a second', async () => {
+    const first = await counted(() => b2b.upsertAccount({ customerId: 'cus_A1', name: 'Acme Inc', domain: 'acme.test', fields: FIELDS }));
+    expect(first.result).toEqual({ id: expect.stringMatching(/^001/), created: true });
+    // Creating takes the upsert that leaves the shared Name out, then the one that sets it.
+    expect(first.requests).toBe(2);
+
+    const retry = await counted(() => b2b.upsertAccount({ customerId: 'cus_A1', name: 'Acme Inc', domain: 'acme.test', fields: { ...FIELDS, mrr: 99, delinquent: true } }));
+    expect(retry.result).toEqual({ id: first.result.id, created: false });
+    expect(retry.requests).toBe(1);
+
+    const accounts = await soql<Record<string, unknown>>(
+      'SELECT Id, Name, Website, Stripe_Customer_ID__c, Stripe_MRR__c, Stripe_LTV__c, Stripe_Delinquent__c, Stripe_Synced_At__c, ' +
+        'Stripe_Next_Renewal_Date__c, Stripe_Trial_End_Date__c, Stripe_Subscription_Status__c, Stripe_Discount__c FROM Account',
+    );
+    expect(accounts).toEqual([
+      expect.objectContaining({
+        Id: first.result.id,
+        Name: 'Acme Inc',
+        Website: 'acme.test',
+        Stripe_Customer_ID__c: 'cus_A1',
+        Stripe_MRR__c: 99,
+        Stripe_LTV__c: 1234.567,
+        Stripe_Delinquent__c: true,
+        Stripe_Synced_At__c: '2026-11-27T14:00:00.000+0000',
+        Stripe_Next_Renewal_Date__c: '2026-12-01',
+        Stripe_Trial_End_Date__c: null,
+        Stripe_Subscription_Status__c: 'active',
+        Stripe_Discount__c: '20% off (repeating, 3 months)',
+      }),
+    ]);
+  });
+
+  it('leaves the Name and Website of an existing Account alone, including one an admin linked by customer id', async () => {
+    const linked = await conn.sobject('Account').create({ Name: 'Acme Corporation', Website: 'https://acme.example', Stripe_Customer_ID__c: 'cus_B2' });
+    const { result, requests } = await counted(() => b2b.upsertAccount({ customerId: 'cus_B2', name: 'acme inc', domain: 'acme.test', fields: { ...FIELDS, customer_id: 'cus_B2' }, recordId: null }));
+    expect(result).toEqual({ id: linked.id, created: false });
+    expect(requests).toBe(1);
+    expect(await conn.sobject('Account').retrieve(linked.id as string)).toMatchObject({
+      Name: 'Acme Corporation',
+      Website: 'https://acme.example',
+      Stripe_MRR__c: 49.5,
+      Stripe_Plan_Name__c: 'Pro',
+    });
+    expect((await conn.query('SELECT COUNT() FROM Account')).totalSize).toBe(1);
+  });
+
+  it('names a new Account after the domain, else the customer id, when Stripe has no name; long values are cut to fit', async () => {
+    const byDomain = await b2b.upsertAccount({ customerId: 'cus_N1', name: '  ', domain: 'initech.test', fields: {} });
+    const byId = await b2b.upsertAccount({ customerId: 'cus_N2', name: null, domain: null, fields: { plan_name: 'x'.repeat(300) } });
+    expect(await conn.sobject('Account').retrieve(byDomain.id)).toMatchObject({ Name: 'initech.test', Website: 'initech.test' });
+    expect(await conn.sobject('Account').retrieve(byId.id)).toMatchObject({ Name: 'cus_N2', Website: null, Stripe_Plan_Name__c: 'x'.repeat(255) });
+  });
+});
+
+describe('readAccount', () => {
+  it('reads the Stripe fields back as strings, and null for an unknown customer', async () => {
+    const { id } = await b2b.upsertAccount({ customerId: 'cus_R1', name: 'Reader', domain: null, fields: { ...FIELDS, customer_id: 'cus_R1' } });
+    const record = await b2b.readAccount('cus_R1');
+    expect(record?.id).toBe(id);
+    expect(record?.properties).toMatchObject({
+      Stripe_Customer_ID__c: 'cus_R1',
+      Stripe_MRR__c: '49.5',
+      Stripe_Delinquent__c: 'false',
+      Stripe_Last_Payment_Failure__c: null,
+      Stripe_Last_MRR_Change_Kind__c: 'new',
+      Stripe_Synced_At__c: '2026-11-27T14:00:00.000+0000',
+    });
+    expect(Object.keys(record?.properties ?? {})).toHaveLength(crmPropertyDefinitions('salesforce').length);
+    expect(await b2b.readAccount("cus_O'Brien\\")).toBeNull();
+  });
+
+  it('reads the Contact in B2C mode, where the Stripe fields live', async () => {
+    const { id } = await b2c.upsertContact({ customerId: 'cus_C9', email: 'solo@example.com', firstName: 'Sam', lastName: 'Solo', fields: { ...FIELDS, customer_id: 'cus_C9' }, accountId: null });
+    expect(await b2c.readAccount('cus_C9')).toMatchObject({ id, properties: { Stripe_MRR__c: '49.5', Stripe_Customer_ID__c: 'cus_C9' } });
+  });
+});
+
+describe('upsertContact', () => {
+  it('creates the contact under the Account, falls back to the email for LastName, and does not duplicate it on retry', async () => {
+    const account = await b2b.upsertAccount({ customerId: 'cus_P1', name: 'Analytical Engines', domain: 'engines.test', fields: {} });
+    const input = { customerId: 'cus_P1', email: 'ada@engines.test', firstName: 'Ada', lastName: null, fields: {}, accountId: account.id, recordId: null };
+    const first = await counted(() => b2b.upsertContact(input));
+    expect(first.result).toEqual({ id: expect.stringMatching(/^003/), created: true });
+    // First link: a look for a contact to adopt, then the upsert.
+    expect(first.requests).toBe(2);
+
+    const retry = await b2b.upsertContact(input);
+    expect(retry).toEqual({ id: first.result.id, created: false });
+
+    const steady = await counted(() => b2b.upsertContact({ ...input, lastName: 'Lovelace', recordId: first.result.id }));
+    expect(steady).toEqual({ result: { id: first.result.id, created: false }, requests: 1 });
+
+    const contacts = await soql<Record<string, unknown>>('SELECT Id, FirstName, LastName, Email, AccountId, Stripe_Customer_ID__c, Stripe_MRR__c FROM Contact');
+    expect(contacts).toEqual([
+      expect.objectContaining({
+        Id: first.result.id,
+        FirstName: 'Ada',
+        LastName: 'Lovelace',
+        Email: 'ada@engines.test',
+        AccountId: account.id,
+        Stripe_Customer_ID__c: 'cus_P1',
+        // B2B leaves the Stripe fields on the Account.
+        Stripe_MRR__c: null,
+      }),
+    ]);
+  });
+
+  it('adopts a contact a person created with the same email instead of adding a second one', async () => {
+    const existing = await conn.sobject('Contact').create({ FirstName: 'Grace', LastName: 'Hopper', Email: 'Grace@Navy.test', Title: 'Rear Admiral' });
+    const taken = await conn.sobject('Contact').create({ LastName: 'Other', Email: 'grace@navy.test', Stripe_Customer_ID__c: 'cus_OTHER' });
+    const result = await b2b.upsertContact({ customerId: 'cus_G1', email: 'grace@navy.test', firstName: null, lastName: null, fields: {}, accountId: null });
+    expect(result).toEqual({ id: existing.id, created: false });
+    expect(await conn.sobject('Contact').retrieve(existing.id as string)).toMatchObject({
+      FirstName: 'Grace',
+      LastName: 'Hopper',
+      Title: 'Rear Admiral',
+      Stripe_Customer_ID__c: 'cus_G1',
+    });
+    expect(await conn.sobject('Contact').retrieve(taken.id as string)).toMatchObject({ Stripe_Customer_ID__c: 'cus_OTHER' });
+    expect((await conn.query('SELECT COUNT() FROM Contact')).totalSize).toBe(2);
+  });
+
+  it('recreates a linked contact someone deleted', async () => {
+    const first = await b2b.upsertContact({ customerId: 'cus_D1', email: 'gone@example.com', firstName: null, lastName: null, fields: {}, accountId: null });
+    await conn.sobject('Contact').destroy(first.id);
+    const again = await b2b.upsertContact({ customerId: 'cus_D1', email: 'gone@example.com', firstName: null, lastName: null, fields: {}, accountId: null, recordId: first.id });
+    expect(again.created).toBe(true);
+    expect(again.id).not.toBe(first.id);
+    expect(await soql('SELECT LastName, Stripe_Customer_ID__c FROM Contact')).toEqual([expect.objectContaining({ LastName: 'gone', Stripe_Customer_ID__c: 'cus_D1' })]);
+  });
+
+  it('writes the Stripe fields on the contact in B2C mode', async () => {
+    const { id } = await b2c.upsertContact({ customerId: 'cus_C1', email: 'c@example.com', firstName: 'Cee', lastName: 'Consumer', fields: { ...FIELDS, customer_id: 'cus_C1' }, accountId: null });
+    expect(await conn.sobject('Contact').retrieve(id)).toMatchObject({ LastName: 'Consumer', AccountId: null, Stripe_MRR__c: 49.5, Stripe_Payment_Method_Status__c: 'valid' });
+  });
+
+  it('refuses an Account that was deleted as CrmNotFoundError', async () => {
+    const account = await b2b.upsertAccount({ customerId: 'cus_X1', name: 'Soon Gone', domain: null, fields: {} });
+    await conn.sobject('Account').destroy(account.id);
+    const err = await rejection(b2b.upsertContact({ customerId: 'cus_X1', email: 'x@example.com', firstName: null, lastName: 'X', fields: {}, accountId: account.id }));
+    expect(err).toBeInstanceOf(CrmNotFoundError);
+  });
+});
+
+const deal = (subscriptionId: string, overrides: Partial<DealInput> = {}): DealInput => ({
+  subscriptionId,
+  name: `Pro (${subscriptionId})`,
+  amount: 49.5,
+  currency: 'USD',
+  stage: 'won',
+  closeDate: '2026-11-01',
+  status: 'active',
+  ...overrides,
+});
+
+describe('upsertDeals', () => {
+  it('upserts every changed subscription in one request, and a retry updates the same Opportunities', async () => {
+    const account = await b2b.upsertAccount({ customerId: 'cus_D', name: 'Dealer', domain: null, fields: {} });
+    const deals = [deal('sub_won'), deal('sub_open', { stage: 'open', status: 'trialing', amount: 0 }), deal('sub_lost', { stage: 'lost', status: 'incomplete_expired' })];
+    const first = await counted(() => b2b.upsertDeals({ customerId: 'cus_D', accountId: account.id, contactId: null, deals }));
+    expect(first.requests).toBe(1);
+    expect(Object.keys(first.result).sort()).toEqual(['sub_lost', 'sub_open', 'sub_won']);
+
+    const retry = await counted(() => b2b.upsertDeals({ customerId: 'cus_D', accountId: account.id, contactId: null, deals: [deal('sub_won', { status: 'past_due', amount: 59.5 }), ...deals.slice(1)] }));
+    expect(retry).toEqual({ result: first.result, requests: 1 });
+
+    const opportunities = await soql<Record<string, unknown>>(
+      'SELECT Id, Name, StageName, IsWon, IsClosed, Amount, CloseDate, AccountId, Stripe_Subscription_ID__c, Stripe_Subscription_Status__c FROM Opportunity ORDER BY Stripe_Subscription_ID__c',
+    );
+    expect(opportunities).toEqual([
+      expect.objectContaining({ Id: first.result.sub_lost, StageName: 'Closed Lost', IsWon: false, IsClosed: true, Stripe_Subscription_Status__c: 'incomplete_expired' }),
+      expect.objectContaining({ Id: first.result.sub_open, StageName: 'Qualification', IsClosed: false, Amount: 0 }),
+      expect.objectContaining({
+        Id: first.result.sub_won,
+        Name: 'Pro (sub_won)',
+        StageName: 'Closed Won',
+        IsWon: true,
+        Amount: 59.5,
+        CloseDate: '2026-11-01',
+        AccountId: account.id,
+        Stripe_Subscription_ID__c: 'sub_won',
+        Stripe_Subscription_Status__c: 'past_due',
+      }),
+    ]);
+  });
+
+  it('uses the configured stage names and splits more than 200 subscriptions into collections of 200', async () => {
+    const custom = adapter({ stageNames: { open: 'Prospecting' } });
+    const deals = Array.from({ length: 201 }, (_, i) => deal(`sub_${String(i).padStart(3, '0')}`, { stage: 'open' }));
+    const { result, requests } = await counted(() => custom.upsertDeals({ customerId: 'cus_M', accountId: null, contactId: null, deals }));
+    expect(requests).toBe(2);
+    expect(Object.keys(result)).toHaveLength(201);
+    expect(await soql('SELECT StageName FROM Opportunity WHERE Stripe_Subscription_ID__c = \'sub_200\'')).toEqual([expect.objectContaining({ StageName: 'Prospecting' })]);
+    expect((await conn.query('SELECT COUNT() FROM Opportunity')).totalSize).toBe(201);
+  });
+
+  it('names every refused record in a CrmValidationError, after saving the others', async () => {
+    const err = await rejection(b2b.upsertDeals({ customerId: 'cus_V', accountId: null, contactId: null, deals: [deal('sub_ok'), deal('sub_huge', { amount: 1e17 })] }));
+    expect(err).toBeInstanceOf(CrmValidationError);
+    expect((err as Error).message).toContain('sub_huge');
+    expect((err as Error).message).toContain('NUMBER_OUTSIDE_VALID_RANGE');
+    expect((err as CrmValidationError).details).toEqual({
+      failures: [{ key: 'sub_huge', errors: [expect.objectContaining({ code: 'NUMBER_OUTSIDE_VALID_RANGE', fields: ['Amount'] })] }],
+    });
+    expect(await soql('SELECT Stripe_Subscription_ID__c FROM Opportunity')).toEqual([expect.objectContaining({ Stripe_Subscription_ID__c: 'sub_ok' })]);
+  });
+
+  it('makes no request when there is nothing to write', async () => {
+    expect(await counted(() => b2b.upsertDeals({ customerId: 'cus_E', accountId: null, contactId: null, deals: [] }))).toEqual({ result: {}, requests: 0 });
+    expect(await counted(() => b2b.writeTimeline({ customerId: 'cus_E', accountId: null, contactId: null, entries: [] }))).toEqual({ result: { keys: [] }, requests: 0 });
+  });
+});
+
+describe('writeTimeline', () => {
+  const entries: TimelineEntry[] = [
+    { key: 'invoice_paid:in_1', kind: 'invoice_paid', occurredAt: 1_764_246_000, subject: 'Invoice INV-1 paid: USD 49.50', body: 'Stripe invoice in_1 was paid (USD 49.50).', actionable: false },
+    { key: 'payment_failed:in_2:1', kind: 'payment_failed', occurredAt: 1_764_332_400, subject: 'Payment failed: USD 49.50', body: 'Card declined.', actionable: true },
+  ];
+
+  it('writes notes as completed Tasks and actionable entries as open ones, on the Account and contact, once', async () => {
+    const account = await b2b.upsertAccount({ customerId: 'cus_T', name: 'Timeline Co', domain: null, fields: {} });
+    const contact = await b2b.upsertContact({ customerId: 'cus_T', email: 'tim@timeline.test', firstName: 'Tim', lastName: 'Line', fields: {}, accountId: account.id });
+    const input = { customerId: 'cus_T', accountId: account.id, contactId: contact.id, entries };
+    const first = await counted(() => b2b.writeTimeline(input));
+    expect(first).toEqual({ result: { keys: ['invoice_paid:in_1', 'payment_failed:in_2:1'] }, requests: 1 });
+
+    // A replayed event writes the same entries again: still two Tasks.
+    expect(await b2b.writeTimeline({ ...input, entries: [...entries, entries[0] as TimelineEntry] })).toEqual(first.result);
+    const tasks = await soql<Record<string, unknown>>('SELECT Subject, Description, Status, IsClosed, Priority, ActivityDate, WhatId, WhoId, Stripe_Activity_Key__c FROM Task ORDER BY ActivityDate');
+    expect(tasks).toEqual([
+      expect.objectContaining({
+        Stripe_Activity_Key__c: 'invoice_paid:in_1',
+        Subject: 'Invoice INV-1 paid: USD 49.50',
+        Description: 'Stripe invoice in_1 was paid (USD 49.50).',
+        Status: 'Completed',
+        IsClosed: true,
+        ActivityDate: '2025-11-27',
+        WhatId: account.id,
+        WhoId: contact.id,
+      }),
+      expect.objectContaining({ Stripe_Activity_Key__c: 'payment_failed:in_2:1', Status: 'Not Started', IsClosed: false, Priority: 'High', ActivityDate: '2025-11-28' }),
+    ]);
+  });
+
+  it('links Tasks to the contact alone in B2C mode', async () => {
+    const contact = await b2c.upsertContact({ customerId: 'cus_TC', email: 'b2c@example.com', firstName: null, lastName: 'Buyer', fields: {}, accountId: null });
+    await b2c.writeTimeline({ customerId: 'cus_TC', accountId: null, contactId: contact.id, entries: [entries[1] as TimelineEntry] });
+    expect(await soql('SELECT WhatId, WhoId FROM Task')).toEqual([expect.objectContaining({ WhatId: null, WhoId: contact.id })]);
+  });
+});
+
+describe('errors', () => {
+  it('reports an exhausted daily allocation as CrmRateLimitError with a 60 s delay', async () => {
+    await admin('PATCH', '/__sandbox/limits', { dailyApiRequests: 10, used: 10 });
+    const err = await rejection(b2b.upsertAccount({ customerId: 'cus_L', name: 'Limited', domain: null, fields: {} }));
+    expect(err).toBeInstanceOf(CrmRateLimitError);
+    expect((err as CrmRateLimitError).retryAfterMs).toBe(60_000);
+  });
+
+  it('reports the concurrency limit with a short delay, and uses configured delays', async () => {
+    await admin('PATCH', '/__sandbox/limits', { maxConcurrentRequests: 0 });
+    const err = await rejection(b2b.readAccount('cus_L'));
+    expect(err).toBeInstanceOf(CrmRateLimitError);
+    expect((err as CrmRateLimitError).retryAfterMs).toBe(5_000);
+    const tuned = adapter({ rateLimitDelays: { concurrencyMs: 750 } });
+    expect(await rejection(tuned.writeTimeline({ customerId: 'cus_L', accountId: null, contactId: null, entries: [{ key: 'k', kind: 'refund', occurredAt: 0, subject: 's', body: 'b', actionable: false }] }))).toMatchObject({
+      name: 'CrmRateLimitError',
+      retryAfterMs: 750,
+    });
+  });
+
+  it('maps an injected over-limit answer (Salesforce has no 429) to CrmRateLimitError', async () => {
+    await admin('POST', '/__sandbox/faults', { path: '/composite/sobjects/Opportunity', rate429: 1, times: 1 });
+    const err = await rejection(b2b.upsertDeals({ customerId: 'cus_F', accountId: null, contactId: null, deals: [deal('sub_f')] }));
+    expect(err).toBeInstanceOf(CrmRateLimitError);
+    expect((err as CrmRateLimitError).retryAfterMs).toBe(60_000);
+  });
+
+  it('makes a single attempt on a 5xx and leaves the retry to Temporal', async () => {
+    await admin('POST', '/__sandbox/faults', { method: 'GET', path: '/query', rate5xx: 1, status5xx: 503, times: 1 });
+    const err = await rejection(b2b.readAccount('cus_5'));
+    // Thrown as-is: not a CrmValidationError (permanent) and not a rate limit.
+    expect(err).not.toBeInstanceOf(CrmValidationError);
+    expect(err).not.toBeInstanceOf(CrmRateLimitError);
+    expect(err).toMatchObject({ errorCode: 'SERVER_UNAVAILABLE' });
+    expect(await admin('GET', '/__sandbox/faults')).toMatchObject({ injected: { '5xx': 1 } });
+    expect(await b2b.readAccount('cus_5')).toBeNull();
+  });
+
+  it('gives up on a request that takes longer than the request timeout', async () => {
+    await admin('POST', '/__sandbox/faults', { path: '/query', latencyMs: 1_500, times: 1 });
+    const impatient = adapter({ requestTimeoutMs: 200 });
+    expect(await rejection(impatient.readAccount('cus_slow'))).toBeInstanceOf(SalesforceTimeoutError);
+  });
+
+  it('reports a field the org lacks as CrmValidationError with Salesforce\'s code', async () => {
+    const misnamed = adapter({ fieldNameOverrides: { mrr: 'Stripe_Monthly_Revenue__c' } });
+    const err = await rejection(misnamed.upsertAccount({ customerId: 'cus_V1', name: 'V', domain: null, fields: FIELDS }));
+    expect(err).toBeInstanceOf(CrmValidationError);
+    expect((err as CrmValidationError).details).toEqual({ errors: [expect.objectContaining({ code: 'INVALID_FIELD' })] });
+    expect(await misnamed.provision()).toMatchObject({ missing: ['Account.Stripe_Monthly_Revenue__c ("Stripe MRR"): Number(15, 3)'] });
+  });
+
+  it('refuses configurations it cannot work with when created', () => {
+    expect(() => adapter({ fieldNameOverrides: { customer_id: null } })).toThrow(SalesforceConfigError);
+    expect(() => adapter({ apiVersion: '45.0' })).toThrow(SalesforceConfigError);
+  });
+});
+
+describe('provision', () => {
+  it('finds every field in place in a fully set-up org, for both modes, and creates nothing', async () => {
+    const report = await counted(() => b2b.provision());
+    expect(report.result.missing).toEqual([]);
+    expect(report.result.created).toEqual([]);
+    expect(report.result.existing).toContain('Account.Stripe_Customer_ID__c');
+    expect(report.result.existing).toContain('Contact.Stripe_Customer_ID__c');
+    expect(report.result.existing).toContain('Opportunity.Stripe_Subscription_ID__c');
+    expect(report.result.existing).toContain('Task.Stripe_Activity_Key__c');
+    expect(report.result.existing).toHaveLength(crmPropertyDefinitions('salesforce').length + 4);
+    expect(report.requests).toBe(4);
+    expect((await b2c.provision()).missing).toEqual([]);
+    expect(formatSalesforceProvisionReport(report.result)).toBe(`Salesforce: all ${report.result.existing.length} custom fields the sync writes are in place.`);
+  });
+
+  it('reports exactly the fields an admin must add or change', async () => {
+    const partial = await startSalesforceSandbox({
+      port: 0,
+      customFields: {
+        Account: [
+          // Present but not marked External ID / Unique.
+          { name: 'Stripe_Customer_ID__c', type: 'string', length: 255 },
+          // Two decimals: KWD amounts would lose their third.
+          { name: 'Stripe_MRR__c', type: 'double', precision: 18, scale: 2 },
+          { name: 'Stripe_Delinquent__c', type: 'boolean' },
+          { name: 'Stripe_Plan_Name__c', type: 'date' },
+          { name: 'Stripe_Payment_Method_Status__c', type: 'picklist', picklistValues: ['valid', 'failed'], restrictedPicklist: true },
+        ],
+        Task: [{ name: 'Stripe_Activity_Key__c', type: 'string', length: 255, externalId: true, unique: true }],
+      },
+    });
+    try {
+      const report = await adapter({}, partial.url).provision();
+      expect(report.created).toEqual([]);
+      expect(report.existing).toEqual(['Account.Stripe_Delinquent__c', 'Task.Stripe_Activity_Key__c']);
+      expect(report.missing).toEqual([
+        'Account.Stripe_Customer_ID__c ("Stripe Customer ID"): Text(255), External ID, Unique — is not an External ID, is not Unique',
+        'Account.Stripe_Subscription_Status__c ("Stripe Subscription Status"): Picklist (active, past_due, trialing, unpaid, paused, incomplete, incomplete_expired, canceled, none)',
+        'Account.Stripe_MRR__c ("Stripe MRR"): Number(15, 3) — has 2 decimal places',
+        'Account.Stripe_Currency__c ("Stripe Currency"): Text(255)',
+        'Account.Stripe_Plan_Name__c ("Stripe Plan"): Text(255) — exists as Date',
+        'Account.Stripe_Billing_Interval__c ("Stripe Billing Interval"): Text(255)',
+        'Account.Stripe_Next_Renewal_Date__c ("Stripe Next Renewal Date"): Date',
+        'Account.Stripe_Trial_End_Date__c ("Stripe Trial End Date"): Date',
+        'Account.Stripe_Payment_Method_Status__c ("Stripe Payment Method Status"): Picklist (valid, expiring, failed, missing) — its restricted picklist lacks expiring, missing',
+        'Account.Stripe_LTV__c ("Stripe Lifetime Value"): Number(15, 3)',
+        'Account.Stripe_Last_Payment_Date__c ("Stripe Last Payment Date"): Date',
+        'Account.Stripe_Last_Payment_Amount__c ("Stripe Last Payment Amount"): Number(15, 3)',
+        'Account.Stripe_Failed_Payment_Count__c ("Stripe Failed Payments"): Number(18, 0)',
+        'Account.Stripe_Last_Payment_Failure__c ("Stripe Last Payment Failure"): Text(255)',
+        'Account.Stripe_Days_To_First_Payment__c ("Stripe Days To First Payment"): Number(18, 0)',
+        'Account.Stripe_Discount__c ("Stripe Discount"): Text(255)',
+        'Account.Stripe_Cancel_At_Period_End__c ("Stripe Cancels At Period End"): Checkbox',
+        'Account.Stripe_Last_MRR_Change__c ("Stripe Last MRR Change"): Number(15, 3)',
+        'Account.Stripe_Last_MRR_Change_Kind__c ("Stripe Last MRR Change Kind"): Picklist (new, expansion, contraction, churn, reactivation)',
+        'Account.Stripe_Last_MRR_Change_Date__c ("Stripe Last MRR Change Date"): Date',
+        'Account.Stripe_Synced_At__c ("Stripe Synced At"): Date/Time',
+        'Contact.Stripe_Customer_ID__c ("Stripe Customer ID"): Text(255), External ID, Unique',
+        'Opportunity.Stripe_Subscription_ID__c ("Stripe Subscription ID"): Text(255), External ID, Unique',
+        'Opportunity.Stripe_Subscription_Status__c ("Stripe Subscription Status"): Text(255)',
+      ]);
+      const printed = formatSalesforceProvisionReport(report);
+      expect(printed.split('\n')[0]).toBe('Salesforce: 24 of 26 custom fields the sync writes are missing or need changes.');
+      expect(printed).toContain('\n  - Opportunity.Stripe_Subscription_ID__c ("Stripe Subscription ID"): Text(255), External ID, Unique');
+    } finally {
+      await partial.close();
+    }
+  });
+});
