@@ -209,11 +209,12 @@ export class Billing {
    * Resolves a payment method parameter. Test tokens (`pm_card_visa`) become a new PaymentMethod,
    * the way the API treats them: every use of a token creates a fresh `pm_...`.
    */
-  resolvePaymentMethod(id: string, param: string, created: number): PaymentMethodRecord {
+  resolvePaymentMethod(id: string, param: string): PaymentMethodRecord {
     const existing = this.s.paymentMethods.get(id);
     if (existing) return existing;
     const token = testToken(id);
     if (!token) throw noSuch('PaymentMethod', id, param);
+    const created = this.s.realNow();
     const exp = new Date(created * 1000).getUTCFullYear() + 3;
     const pm: PaymentMethodRecord = {
       id: this.s.ids.next('pm'),
@@ -701,7 +702,8 @@ export class Billing {
 
   private ensurePaymentIntent(inv: InvoiceRecord): PaymentIntentRecord {
     if (inv.paymentIntent) return this.s.paymentIntents.require(inv.paymentIntent);
-    const now = this.s.now(inv.clock);
+    // Payments are not billing objects: Stripe stamps them with real time even on a test clock.
+    const now = this.s.realNow();
     const id = this.s.ids.next('pi');
     const pm = this.paymentMethodFor(inv);
     const pi: PaymentIntentRecord = {
@@ -730,7 +732,7 @@ export class Billing {
 
   /** One charge attempt of a PaymentIntent with a card. */
   private charge(pi: PaymentIntentRecord, pm: PaymentMethodRecord, clock: ClockId, inv: InvoiceRecord | null): PaymentResult {
-    const now = this.s.now(clock);
+    const now = this.s.realNow();
     const ok = pm.behavior !== 'decline_on_charge';
     const decline = ok ? null : GENERIC_DECLINE;
     const customer = pi.customer ? this.s.customers.get(pi.customer) : undefined;
@@ -920,7 +922,7 @@ export class Billing {
     }
     let pm: PaymentMethodRecord | undefined;
     if (p.payment_method !== undefined) {
-      pm = this.resolvePaymentMethod(p.payment_method, 'payment_method', this.s.now(inv.clock));
+      pm = this.resolvePaymentMethod(p.payment_method, 'payment_method');
       const customer = this.s.customers.require(inv.customer);
       if (pm.customer === null) this.attachPaymentMethod(pm, customer);
       else if (pm.customer !== inv.customer) throw notAttached(p.payment_method, 'payment_method');
@@ -1069,7 +1071,7 @@ export class Billing {
       );
     }
     const clock = this.clockOfCustomer(ch.customer);
-    const now = this.s.now(clock);
+    const now = this.s.realNow();
     const refund: RefundRecord = {
       id: this.s.ids.next('re'),
       created: now,
@@ -1096,7 +1098,7 @@ export class Billing {
     const clock = this.clockOfCustomer(ch.customer);
     const d = {
       id: this.s.ids.next('dp'),
-      created: this.s.now(clock),
+      created: this.s.realNow(),
       seq: this.s.nextSeq(),
       charge: ch.id,
       paymentIntent: ch.paymentIntent,
@@ -1196,8 +1198,8 @@ export class Billing {
     }
   }
 
-  private checkDefaultPaymentMethod(id: string, customer: CustomerRecord, now: number): string {
-    const pm = this.resolvePaymentMethod(id, 'default_payment_method', now);
+  private checkDefaultPaymentMethod(id: string, customer: CustomerRecord): string {
+    const pm = this.resolvePaymentMethod(id, 'default_payment_method');
     if (pm.customer !== customer.id) throw notAttached(id, 'default_payment_method');
     return pm.id;
   }
@@ -1233,7 +1235,7 @@ export class Billing {
     if (collectionMethod === 'charge_automatically' && p.days_until_due !== undefined) {
       throw invalidRequest('`days_until_due` can only be set when `collection_method` is `send_invoice`.', { param: 'days_until_due' });
     }
-    const defaultPm = p.default_payment_method !== undefined ? this.checkDefaultPaymentMethod(p.default_payment_method, customer, now) : null;
+    const defaultPm = p.default_payment_method !== undefined ? this.checkDefaultPaymentMethod(p.default_payment_method, customer) : null;
 
     // Trial: explicit end, days, or the price's own trial.
     let trialEnd: number | null = null;
@@ -1391,7 +1393,7 @@ export class Billing {
     if (p.cancel_at_period_end !== undefined && p.cancel_at !== undefined) {
       throw invalidRequest('You may only specify one of these parameters: cancel_at, cancel_at_period_end.', { param: 'cancel_at' });
     }
-    const defaultPm = p.default_payment_method ? this.checkDefaultPaymentMethod(p.default_payment_method, customer, now) : undefined;
+    const defaultPm = p.default_payment_method ? this.checkDefaultPaymentMethod(p.default_payment_method, customer) : undefined;
     const prorationBehavior = p.proration_behavior ?? 'create_prorations';
     const prorationDate = p.proration_date ?? now;
 

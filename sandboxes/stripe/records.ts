@@ -340,6 +340,8 @@ export interface WebhookEndpointRecord extends Row {
 }
 
 export interface EventRecord extends Row {
+  /** The test clock whose advance caused the event, if any. */
+  clock: ClockId;
   type: Stripe.Event.Type;
   /** JSON of `data`, frozen when the event happened. */
   dataJson: string;

@@ -185,7 +185,9 @@ export class StripeState {
 
   /**
    * Records one event with a snapshot of `object` as it is now. `previous` holds the changed fields'
-   * old values for `*.updated` events. Created time is the object's clock time.
+   * old values for `*.updated` events. Events carry wall-clock `created` even when a test clock caused
+   * them (like PaymentIntents and charges, and unlike invoices and subscriptions, which carry clock time),
+   * so the events list stays in the order things happened. `clock` is kept for the record.
    */
   emit(type: Stripe.Event.Type, clock: ClockId, object: object, previous?: Record<string, unknown>): EventRecord | null {
     if (!this.recordEvents) return null;
@@ -194,8 +196,9 @@ export class StripeState {
     const request = requestScope.getStore();
     const event: EventRecord = {
       id: this.ids.next('evt'),
-      created: this.now(clock),
+      created: this.wallClock(),
       seq: this.nextSeq(),
+      clock,
       type,
       dataJson: JSON.stringify(data),
       requestId: request?.id ?? null,

@@ -74,7 +74,8 @@ describe('create then read back', () => {
     expect(list.data).toEqual([]);
   });
 
-  it.each([
+  type PriceRow = { label: string; params: Omit<Stripe.PriceCreateParams, 'product'> & { currency: string; recurring: Stripe.PriceCreateParams.Recurring }; amount: number | null; interval: string; count: number };
+  it.each(<PriceRow[]>[
     { label: 'monthly usd', params: { currency: 'usd', unit_amount: 2000, recurring: { interval: 'month' as const } }, amount: 2000, interval: 'month', count: 1 },
     { label: 'quarterly', params: { currency: 'usd', unit_amount: 6000, recurring: { interval: 'month' as const, interval_count: 3 } }, amount: 6000, interval: 'month', count: 3 },
     { label: 'yearly eur', params: { currency: 'eur', unit_amount: 24000, recurring: { interval: 'year' as const } }, amount: 24000, interval: 'year', count: 1 },
@@ -83,7 +84,7 @@ describe('create then read back', () => {
     { label: 'zero-decimal jpy', params: { currency: 'JPY', unit_amount: 4900, recurring: { interval: 'month' as const } }, amount: 4900, interval: 'month', count: 1 },
     {
       label: 'metered',
-      params: { currency: 'usd', unit_amount_decimal: '0.5', recurring: { interval: 'month' as const, usage_type: 'metered' as const, meter: 'mtr_123' } },
+      params: { currency: 'usd', unit_amount_decimal: Stripe.Decimal.from('0.5'), recurring: { interval: 'month' as const, usage_type: 'metered' as const, meter: 'mtr_123' } },
       amount: null,
       interval: 'month',
       count: 1,
@@ -96,7 +97,7 @@ describe('create then read back', () => {
     expect(read.currency).toBe(params.currency.toLowerCase());
     expect(read.recurring).toMatchObject({ interval, interval_count: count, usage_type: params.recurring.usage_type ?? 'licensed' });
     expect(read.type).toBe('recurring');
-    expect(String(read.unit_amount_decimal)).toBe(params.unit_amount_decimal ?? String(params.unit_amount));
+    expect(String(read.unit_amount_decimal)).toBe(String(params.unit_amount_decimal ?? params.unit_amount));
   });
 
   it('creates a product inline with product_data and finds prices by lookup_key', async () => {
@@ -138,7 +139,7 @@ describe('lists and pagination', () => {
     for await (const c of stripe.customers.list({ limit: 25 })) seen.push(c.id);
     expect(seen).toHaveLength(120);
     // ending_before pages towards newer objects; stripe-node iterates them oldest first.
-    const backwards = await stripe.customers.list({ limit: 10, ending_before: ids[50] }).autoPagingToArray({ limit: 1000 });
+    const backwards = await stripe.customers.list({ limit: 10, ending_before: ids[50] as string }).autoPagingToArray({ limit: 1000 });
     expect(backwards.map((c) => c.id)).toEqual(ids.slice(51));
     const err = await thrown(stripe.customers.list({ starting_after: 'cus_doesnotexist1' }));
     expect(err).toMatchObject({ statusCode: 400, code: 'resource_missing', param: 'starting_after' });

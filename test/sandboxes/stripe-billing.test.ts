@@ -94,20 +94,25 @@ describe('acceptance: a subscription’s life on a test clock', () => {
     expect(types(all)).toEqual(expect.arrayContaining(['customer.subscription.created', 'invoice.created', 'invoice.finalized', 'invoice.paid']));
     expect(types(all)).not.toContain('charge.succeeded');
 
-    // Three days before the trial ends: trial_will_end.
+    // Three days before the trial ends, and not earlier: trial_will_end.
     let mark = all.length;
-    await advance(clock.id, T0 + 12 * DAY);
+    await advance(clock.id, trialEnd - 3 * DAY - 60);
+    all = await events();
+    expect(types(since(all, mark))).not.toContain('customer.subscription.trial_will_end');
+    await advance(clock.id, trialEnd - 3 * DAY);
     all = await events();
     expect(types(since(all, mark))).toContain('customer.subscription.trial_will_end');
-    const willEnd = since(all, mark).find((e) => e.type === 'customer.subscription.trial_will_end') as Stripe.Event;
-    expect(willEnd.created).toBe(trialEnd - 3 * DAY);
+    const willEnd = since(all, mark).find((e) => e.type === 'customer.subscription.trial_will_end') as Stripe.CustomerSubscriptionTrialWillEndEvent;
+    expect(willEnd.data.object.trial_end).toBe(trialEnd);
 
     // The trial ends: the subscription is active, the first period is invoiced and charged an hour later.
     mark = all.length;
     await advance(clock.id, trialEnd + 2 * HOUR);
     const active = await stripe.subscriptions.retrieve(sub.id);
     expect(active.status).toBe('active');
-    expect(active.items.data[0]).toMatchObject({ current_period_start: trialEnd, current_period_end: trialEnd + 31 * DAY });
+    // Calendar months: Jan 29 → Feb 28.
+    const periodEnd = Date.UTC(2026, 1, 28) / 1000;
+    expect(active.items.data[0]).toMatchObject({ current_period_start: trialEnd, current_period_end: periodEnd });
     const trialInvoice = await stripe.invoices.retrieve(active.latest_invoice as string);
     expect(trialInvoice).toMatchObject({ status: 'paid', amount_paid: 2000, billing_reason: 'subscription_cycle', attempt_count: 1 });
     expect(trialInvoice.status_transitions.finalized_at).toBe(trialEnd + HOUR);
@@ -121,7 +126,6 @@ describe('acceptance: a subscription’s life on a test clock', () => {
     // The card starts declining before the renewal.
     const failing = await stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: customer.id });
     await stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: failing.id } });
-    const periodEnd = trialEnd + 31 * DAY;
     mark = (await events()).length;
     await advance(clock.id, periodEnd + 2 * HOUR);
     const pastDue = await stripe.subscriptions.retrieve(sub.id, { expand: ['latest_invoice'] });

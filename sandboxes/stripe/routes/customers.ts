@@ -67,7 +67,7 @@ export function customerRoutes({ state: s, billing, clocks }: SandboxContext): H
     // Everything that can fail is checked before the customer exists.
     let pm: PaymentMethodRecord | undefined;
     if (p.payment_method !== undefined) {
-      pm = billing.resolvePaymentMethod(p.payment_method, 'payment_method', now);
+      pm = billing.resolvePaymentMethod(p.payment_method, 'payment_method');
       if (pm.customer !== null) {
         throw invalidRequest('The payment method you provided has already been attached to a customer.', {
           code: 'payment_method_unexpected_state',

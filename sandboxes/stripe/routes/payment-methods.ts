@@ -83,7 +83,7 @@ export function paymentMethodRoutes({ state: s, billing }: SandboxContext): Hono
   app.get('/payment_methods/:id', (c) => {
     const { expand } = params(c, {});
     const id = c.req.param('id');
-    const pm = testToken(id) ? billing.resolvePaymentMethod(id, 'id', s.realNow()) : s.paymentMethods.require(id);
+    const pm = testToken(id) ? billing.resolvePaymentMethod(id, 'id') : s.paymentMethods.require(id);
     return send(c, s, renderPaymentMethod(pm), expand);
   });
 
@@ -110,7 +110,7 @@ export function paymentMethodRoutes({ state: s, billing }: SandboxContext): Hono
     const { params: p, expand } = params(c, paymentMethodAttach);
     const customer = billing.liveCustomer(p.customer, 'customer');
     billing.assertClockReady(customer.clock);
-    const pm = billing.resolvePaymentMethod(c.req.param('id'), 'payment_method', s.now(customer.clock));
+    const pm = billing.resolvePaymentMethod(c.req.param('id'), 'payment_method');
     billing.attachPaymentMethod(pm, customer);
     return send(c, s, renderPaymentMethod(pm), expand);
   });
