@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type AccountInput, type ContactInput, type CrmAdapter, type DealsInput, type TimelineInput } from './crm/types.js';
 
 /**
@@ -8,7 +8,9 @@ import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type AccountIn
 export function createCrmActivities(deps: { crm: CrmAdapter }) {
   async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      // Give up promptly when cancelled (a worker shutting down), so the attempt is retried elsewhere
+      // at once instead of after the timeout. The request may still land: every call is idempotent.
+      return await Promise.race([fn(), Context.current().cancelled]);
     } catch (err) {
       if (err instanceof CrmRateLimitError) {
         // Retry after the delay the CRM stated, not the generic backoff.

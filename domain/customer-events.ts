@@ -38,7 +38,8 @@ export interface CustomerEvent {
 
 export type CustomerEventPayload =
   | { kind: 'customer'; customer: CustomerSnapshot }
-  | { kind: 'subscription'; subscription: SubscriptionSnapshot }
+  /** `previous` is the subscription before this change (from `previous_attributes`); null when it is new. */
+  | { kind: 'subscription'; subscription: SubscriptionSnapshot; previous: SubscriptionSnapshot | null }
   | { kind: 'payment'; payment: PaymentSnapshot; timeline: TimelineEntry | null }
   | { kind: 'discount'; discount: DiscountSnapshot | null; discountId: string; subscriptionId: string | null; deleted: boolean }
   | { kind: 'payment_method'; paymentMethod: PaymentMethodSnapshot; attached: boolean }
@@ -87,10 +88,20 @@ function invoiceTimeline(type: string, invoice: Stripe.Invoice, payment: Payment
   return null;
 }
 
+/**
+ * Whether a charge pays an invoice. Current API versions dropped `charge.invoice` (the link is the
+ * invoice_payment object, which may arrive after the charge), so the payment intent description
+ * Stripe gives invoice payments ("Subscription creation", "Subscription update", ...) decides.
+ */
+export function isInvoiceCharge(charge: Stripe.Charge): boolean {
+  const legacyInvoice = (charge as { invoice?: unknown }).invoice;
+  if (legacyInvoice) return true;
+  return /^(Subscription (creation|update|cycle)|Invoice [A-Z0-9-]+)/.test(charge.description ?? '');
+}
+
 function chargeTimeline(type: string, charge: Stripe.Charge, payment: PaymentSnapshot): TimelineEntry | null {
   // Invoice payments get their entry from invoice.paid; only one-off charges get their own.
-  const invoiceId = (charge as { invoice?: unknown }).invoice;
-  if (type === 'charge.succeeded' && !invoiceId && payment.outcome === 'succeeded') {
+  if (type === 'charge.succeeded' && !isInvoiceCharge(charge) && payment.outcome === 'succeeded') {
     return {
       key: `charge_succeeded:${charge.id}`,
       kind: 'charge_succeeded',
@@ -142,8 +153,17 @@ function compactPayload(event: RawStripeEvent): CustomerEventPayload {
   switch (object.object) {
     case 'customer':
       return { kind: 'customer', customer: customerSnapshotFromStripe(object as unknown as Stripe.Customer) };
-    case 'subscription':
-      return { kind: 'subscription', subscription: subscriptionSnapshotFromStripe(object as unknown as StripeSubscriptionInput) };
+    case 'subscription': {
+      const raw = object as unknown as StripeSubscriptionInput;
+      const previousAttributes = event.data.previous_attributes;
+      // The state before the change, so the MRR movement of this event is known whatever order events arrive in.
+      const previous = event.type === 'customer.subscription.created'
+        ? null
+        : previousAttributes
+          ? subscriptionSnapshotFromStripe({ ...raw, ...previousAttributes } as StripeSubscriptionInput)
+          : subscriptionSnapshotFromStripe(raw);
+      return { kind: 'subscription', subscription: subscriptionSnapshotFromStripe(raw), previous };
+    }
     case 'invoice': {
       if (event.type === 'invoice.upcoming') return { kind: 'other' };
       const invoice = object as unknown as StripeInvoiceInput;

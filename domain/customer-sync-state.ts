@@ -1,15 +1,16 @@
 import type { CustomerSnapshot, DiscountSnapshot, SubscriptionSnapshot } from './billing-snapshot.js';
 import {
   createCustomerBillingState,
+  stateMrr,
   withCustomer,
   withPayment,
   withProductName,
-  withRecordedMrr,
   withSubscription,
   type CustomerBillingState,
   type MrrSettings,
 } from './crm-fields.js';
 import type { CustomerEvent, TimelineEntry } from './customer-events.js';
+import { classifyMrrChange, recordMrr, type MrrByCurrency } from './mrr.js';
 
 /**
  * What a customer's workflow knows, folded from events by pure functions so the ordering and
@@ -144,6 +145,7 @@ export function applyCustomerEvent(state: CustomerSyncState, event: CustomerEven
   if (state.seenEventIds.includes(event.eventId)) return { state, outcome: 'duplicate' };
   let next: CustomerSyncState = { ...state, seenEventIds: pushBounded(state.seenEventIds, event.eventId, MAX_SEEN_EVENTS) };
   let outcome: ApplyOutcome = 'applied';
+  let movement: { before: MrrByCurrency; at: number } | null = null;
   const payload = event.payload;
   const track = (objectId: string) => {
     next.versions = { ...next.versions, [objectId]: { created: event.created, eventId: event.eventId } };
@@ -171,7 +173,13 @@ export function applyCustomerEvent(state: CustomerSyncState, event: CustomerEven
     }
     case 'subscription': {
       if (gate(payload.subscription.id)) {
+        const withoutChange = next.billing;
         next.billing = withSubscription(next.billing, withResolvedSubscription(next, payload.subscription));
+        // This event's own MRR movement: the subscription before it (from previous_attributes) against after it.
+        const before = payload.previous
+          ? stateMrr(withSubscription(withoutChange, withResolvedSubscription(next, payload.previous)), event.created, mrr)
+          : stateMrr(withoutSubscription(withoutChange, payload.subscription.id), event.created, mrr);
+        movement = { before, at: event.created };
         for (const item of payload.subscription.items) {
           if (item.price.productId && item.price.productName) next.billing = withProductName(next.billing, item.price.productId, item.price.productName);
         }
@@ -218,13 +226,47 @@ export function applyCustomerEvent(state: CustomerSyncState, event: CustomerEven
   }
 
   if (outcome === 'applied') {
-    next.billing = withRecordedMrr(next.billing, event.created, mrr);
+    next.billing = movement ? withMovement(next.billing, movement.before, movement.at, mrr) : withNewerMrr(next.billing, event.created, mrr);
     next.dirty = true;
     next.stripeStateAt = Math.max(next.stripeStateAt, event.created);
   }
   next.unsyncedEventIds = [...next.unsyncedEventIds, event.eventId];
   next.oldestUnsyncedReceivedAtMs = next.oldestUnsyncedReceivedAtMs ?? event.receivedAtMs;
   return { state: next, outcome };
+}
+
+function withoutSubscription(billing: CustomerBillingState, subscriptionId: string): CustomerBillingState {
+  const { [subscriptionId]: _removed, ...rest } = billing.subscriptions;
+  return { ...billing, subscriptions: rest };
+}
+
+const paying = (m: MrrByCurrency) => Object.values(m).some((v) => v > 0);
+
+/**
+ * Records the MRR movement one subscription event describes (before → after that change). The newest
+ * movement by Stripe time wins, so the last change shown is the same in any delivery order.
+ */
+function withMovement(billing: CustomerBillingState, before: MrrByCurrency, at: number, mrr: MrrSettings): CustomerBillingState {
+  const after = stateMrr(billing, at, mrr);
+  const history = billing.mrr;
+  const kind = classifyMrrChange(before, after, { hasHadMrr: history.hasHadMrr });
+  const newer = !history.lastChange || at >= history.lastChange.at;
+  return {
+    ...billing,
+    mrr: {
+      current: after,
+      hasHadMrr: history.hasHadMrr || paying(after) || paying(before),
+      lastChange: kind !== null && newer ? { kind, at, previous: before, next: after } : history.lastChange,
+    },
+  };
+}
+
+/** MRR moved for another reason (a customer discount, a fetch): observed against the last value, kept only if newer. */
+function withNewerMrr(billing: CustomerBillingState, at: number, mrr: MrrSettings): CustomerBillingState {
+  const recorded = recordMrr(billing.mrr, stateMrr(billing, at, mrr), at);
+  if (recorded === billing.mrr) return billing;
+  const older = billing.mrr.lastChange && recorded.lastChange && recorded.lastChange !== billing.mrr.lastChange && recorded.lastChange.at < billing.mrr.lastChange.at;
+  return { ...billing, mrr: older ? { ...recorded, lastChange: billing.mrr.lastChange } : recorded };
 }
 
 function queueTimeline(state: CustomerSyncState, entry: TimelineEntry): CustomerSyncState {
@@ -252,7 +294,7 @@ export function applyFetchedCustomer(state: CustomerSyncState, fetched: FetchedC
     versions[sub.id] = version;
   }
   for (const [id, name] of Object.entries(fetched.productNames)) billing = withProductName(billing, id, name);
-  billing = withRecordedMrr(billing, fetched.fetchedAt, mrr);
+  billing = withNewerMrr(billing, fetched.fetchedAt, mrr);
   return {
     ...state,
     billing,

@@ -1,7 +1,7 @@
-import { startHubSpotSandbox, type RunningHubSpotSandbox } from './hubspot/index.js';
+import { startHubSpotSandbox, type HubSpotSandboxOptions, type RunningHubSpotSandbox } from './hubspot/index.js';
 import { startSalesforceSandbox, type SalesforceSandboxOptions } from './salesforce/index.js';
 import type { RunningSandbox } from './shared/serve.js';
-import { startStripeSandbox } from './stripe/index.js';
+import { startStripeSandbox, type StripeSandboxOptions } from './stripe/index.js';
 
 export interface SandboxPorts {
   stripe: number;
@@ -17,12 +17,18 @@ export interface RunningSandboxes {
 }
 
 /** Starts all three sandboxes; port 0 picks free ports (tests), the CLI and the demo pass 12111–12113. */
-export async function startSandboxes(ports: SandboxPorts, options: { salesforce?: SalesforceSandboxOptions } = {}): Promise<RunningSandboxes> {
+export interface SandboxOptions {
+  stripe?: StripeSandboxOptions;
+  hubspot?: HubSpotSandboxOptions;
+  salesforce?: SalesforceSandboxOptions;
+}
+
+export async function startSandboxes(ports: SandboxPorts, options: SandboxOptions = {}): Promise<RunningSandboxes> {
   const started: RunningSandbox[] = [];
   try {
-    const stripe = await startStripeSandbox({ port: ports.stripe });
+    const stripe = await startStripeSandbox({ ...options.stripe, port: ports.stripe });
     started.push(stripe);
-    const hubspot = await startHubSpotSandbox({ port: ports.hubspot });
+    const hubspot = await startHubSpotSandbox({ ...options.hubspot, port: ports.hubspot });
     started.push(hubspot);
     const salesforce = await startSalesforceSandbox({ ...options.salesforce, port: ports.salesforce });
     started.push(salesforce);

@@ -18,6 +18,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface LocalStack {
   config: Config;
+  /** The Stripe account id in this stack's workflow ids. */
+  accountId: string;
   sandboxes: RunningSandboxes;
   endpoints: ServiceEndpoints;
   clients: ServiceClients;
@@ -60,11 +62,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     TEMPORAL_ADDRESS: options.temporalAddress, DATABASE_URL: options.databaseUrl, WORKER_SHUTDOWN_GRACE_SECONDS: '2',
     CRM_PROVIDER: provider, SYNC_DEBOUNCE_MS: '150', ...options.env,
   });
+  const suffix = randomBytes(4).toString('hex');
   const sandboxes = await startSandboxes({ stripe: 0, hubspot: 0, salesforce: 0 }, {
     ...options.sandboxOptions,
+    // A seed of its own, so stacks in parallel test files never mint the same Stripe ids.
+    stripe: { seed: randomBytes(4).readUInt32LE(), ...options.sandboxOptions?.stripe },
     salesforce: { customFields: salesforceDemoFields(config.crm.mode), ...options.sandboxOptions?.salesforce },
   });
-  const accountId = 'acct_local';
+  // Workflow ids embed the account: one per stack keeps parallel stacks on one Temporal server apart.
+  const accountId = `acct_local${suffix}`;
   const endpoints: ServiceEndpoints = {
     stripe: { apiKey: 'sk_test_local', baseUrl: sandboxes.stripe.url, webhookSecrets: [], accountId, mode: 'test' },
     crm: {
@@ -81,7 +87,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const connection = await Connection.connect({ address: options.temporalAddress });
   const client = new Client({ connection });
   const database = await openDatabase({ url: options.databaseUrl, poolMax: 8 });
-  const taskQueue = `local-${randomBytes(4).toString('hex')}`;
+  const taskQueue = `local-${suffix}`;
   const crmTaskQueue = `${taskQueue}-crm`;
   sharedBundle ??= options.workflowBundle
     ? Promise.resolve(options.workflowBundle)
@@ -111,7 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await Promise.allSettled(current.running);
   };
   return {
-    config, sandboxes, endpoints, clients, stripe: clients.stripe, client, database, api, appDeps, taskQueue, crmTaskQueue,
+    config, accountId, sandboxes, endpoints, clients, stripe: clients.stripe, client, database, api, appDeps, taskQueue, crmTaskQueue,
     get workers() {
       return current.workers;
     },

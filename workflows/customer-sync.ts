@@ -76,7 +76,7 @@ const crmProxy = (taskQueue: string) => proxyActivities<Activities>({
   startToCloseTimeout: '60 seconds',
   // Transient CRM failures retry with backoff for as long as it takes: later events wait behind
   // them, which keeps this customer's writes in order. Validation failures are non-retryable.
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: ['CrmValidationError'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['CrmValidationError', 'CrmRecordNotFound'] },
 });
 const stripe = proxyActivities<Activities>({
   startToCloseTimeout: '60 seconds',

@@ -61,7 +61,6 @@ export interface StripeSandbox {
   close(): void;
 }
 
-const REQUEST_ID_CHARS = 14;
 
 function errorResponse(c: Context<Env>, err: StripeApiError): Response {
   const body: StripeErrorBody = {

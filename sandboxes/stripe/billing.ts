@@ -50,16 +50,6 @@ type ItemInput = NonNullable<SubscriptionCreate['items']>[number];
 type ItemUpdateInput = NonNullable<SubscriptionUpdate['items']>[number];
 type DiscountInput = NonNullable<NonNullable<SubscriptionCreate['discounts']>>[number];
 
-export class PaymentDeclined extends Error {
-  override readonly name = 'PaymentDeclined';
-  constructor(
-    readonly decline: CardDecline,
-    readonly charge: ChargeRecord | null,
-  ) {
-    super(decline.message);
-  }
-}
-
 interface PaymentResult {
   ok: boolean;
   decline: CardDecline | null;
@@ -395,10 +385,12 @@ export class Billing {
       } else if (coupon.amountOff !== null && coupon.currency === inv.currency) {
         const eligible = inv.lines.filter((l) => l.discountable && (remaining.get(l) ?? 0) > 0);
         const pool = eligible.reduce((sum, l) => sum + (remaining.get(l) ?? 0), 0);
-        let left = Math.min(coupon.amountOff, pool);
+        // A fixed amount is spread over the lines in proportion to their amounts; the last takes the rounding.
+        const total = Math.min(coupon.amountOff, pool);
+        let left = total;
         eligible.forEach((line, i) => {
           const base = remaining.get(line) ?? 0;
-          const share = i === eligible.length - 1 ? left : Math.min(left, Math.round((Math.min(coupon.amountOff ?? 0, pool) * base) / pool));
+          const share = i === eligible.length - 1 ? left : Math.min(left, Math.round((total * base) / pool));
           if (share <= 0) return;
           line.discountAmounts.push({ amount: share, discount: d.id });
           remaining.set(line, base - share);
@@ -1424,7 +1416,14 @@ export class Billing {
       ...remaining.map((x) => changes.find((c) => c.item === x)?.price ?? this.s.prices.require(x.price)),
       ...added.map((c) => c.price),
     ];
-    if (p.items) this.checkCompatible(finalPrices);
+    if (p.items) {
+      this.checkCompatible(finalPrices);
+      const seen = new Set<string>();
+      for (const price of finalPrices) {
+        if (seen.has(price.id)) throw invalidRequest(`Cannot add multiple subscription items with the same price: ${price.id}`, { param: 'items' });
+        seen.add(price.id);
+      }
+    }
     const coupons = p.discounts
       ? p.discounts.map((input, i) => {
           const c = this.couponForDiscount(input, `discounts[${i}]`);
@@ -1837,14 +1836,13 @@ export class Billing {
     });
     if (opts.immediate || inv.amountDue === 0) {
       this.finalizeInvoice(inv);
-      if (inv.status === 'open' && inv.collectionMethod === 'charge_automatically') this.attemptPayment(inv, { automatic: opts.immediate ? false : true });
+      if (inv.status === 'open' && inv.collectionMethod === 'charge_automatically') this.attemptPayment(inv, { automatic: !opts.immediate });
     }
   }
 
   /** A new billing period: items move forward and the period is invoiced in advance. */
   private renew(sub: SubscriptionRecord): void {
     const customer = this.s.customers.require(sub.customer);
-    const now = this.s.now(sub.clock);
     const items = this.liveItems(sub);
     const first = items[0];
     if (!first) return;

@@ -1,9 +1,17 @@
 import { seededRandom } from '../shared/faults.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const SPACE = 62n ** 5n;
+const SPACE = 62 ** 5;
 /** Coprime with 62 (odd, not a multiple of 31), so multiplying by it permutes the id space. */
-const SCRAMBLE = 387_420_489n;
+const SCRAMBLE = 387_420_489;
+const CODES = [...ALPHABET].map((ch) => ch.charCodeAt(0));
+
+/** (a * b) mod m without leaving exact double arithmetic (a, m < 2^30). */
+function mulMod(a: number, b: number, m: number): number {
+  const hi = Math.floor(b / 65_536);
+  const lo = b % 65_536;
+  return (((a * hi) % m) * 65_536 + a * lo) % m;
+}
 
 /** Body lengths of real Stripe ids, so code that validates or truncates ids sees realistic input. */
 const LENGTHS: Record<string, number> = {
@@ -42,22 +50,42 @@ export class IdGenerator {
     this.random = seededRandom(seed);
   }
 
-  chars(n: number): string {
-    let s = '';
-    for (let i = 0; i < n; i++) s += ALPHABET[Math.floor(this.random() * 62)];
+  private readonly buffer: number[] = [];
+
+  /** Appends `n` random base-62 character codes to the buffer; one draw yields five (62^5 < 2^32). */
+  private fill(n: number): void {
+    const b = this.buffer;
+    const end = b.length + n;
+    while (b.length < end) {
+      let r = Math.floor(this.random() * SPACE);
+      for (let k = 0; k < 5 && b.length < end; k++) {
+        b.push(CODES[r % 62] as number);
+        r = Math.floor(r / 62);
+      }
+    }
+  }
+
+  private flush(): string {
+    const s = String.fromCharCode(...this.buffer);
+    this.buffer.length = 0;
     return s;
+  }
+
+  chars(n: number): string {
+    this.fill(n);
+    return this.flush();
   }
 
   next(prefix: string): string {
     const length = LENGTHS[prefix] ?? 24;
+    this.fill(length - 5);
     // A bijection of the counter onto [0, 62^5), so consecutive ids do not end in 00001, 00002, ...
-    let n = Number((BigInt(++this.counter) * SCRAMBLE) % SPACE);
-    let tail = '';
+    let n = mulMod(++this.counter % SPACE, SCRAMBLE, SPACE);
     for (let i = 0; i < 5; i++) {
-      tail = ALPHABET[n % 62] + tail;
+      this.buffer.push(CODES[n % 62] as number);
       n = Math.floor(n / 62);
     }
-    return `${prefix}_${this.chars(length - 5)}${tail}`;
+    return `${prefix}_${this.flush()}`;
   }
 
   /** Customer invoice prefixes are 8 upper-case hex-ish characters, e.g. `7FE1103A`. */

@@ -30,15 +30,14 @@ export class WaitTimeout extends Error {
  * delivery (default 200), e.g. to fail the first attempts and exercise retries.
  */
 export async function startWebhookReceiver(
-  respond: (event: ReceivedWebhook['event'], attempt: number) => number = () => 200,
+  respond: (event: ReceivedWebhook['event'], attempt: number) => number | Promise<number> = () => 200,
 ): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   const attempts = new Map<string, number>();
   let waiters: Array<() => void> = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    const handle = async () => {
       const payload = Buffer.concat(chunks).toString('utf8');
       let event: ReceivedWebhook['event'];
       try {
@@ -49,7 +48,7 @@ export async function startWebhookReceiver(
       }
       const attempt = (attempts.get(event.id) ?? 0) + 1;
       attempts.set(event.id, attempt);
-      const status = respond(event, attempt);
+      const status = await respond(event, attempt);
       received.push({
         payload,
         headers: req.headers,
@@ -62,7 +61,9 @@ export async function startWebhookReceiver(
       const pending = waiters;
       waiters = [];
       for (const w of pending) w();
-    });
+    };
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => void handle());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -231,6 +231,9 @@ function seedSubscription(
     status: subStatus,
     billingCycleAnchor: start,
     startDate: start,
+    // Notices a real account would already have sent are not sent again in a burst after seeding.
+    upcomingSentFor: periodEnd - now <= s.billing.upcomingInvoiceDays * DAY ? periodEnd : null,
+    trialWillEndSentFor: status === 'trialing' && periodEnd - now <= 3 * DAY ? periodEnd : null,
     ...fields,
   });
   const item = newSubscriptionItem(s, start, sub.id, price, quantity, periodStart, periodEnd);

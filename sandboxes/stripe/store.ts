@@ -21,9 +21,18 @@ interface Bucket<R> {
   sorted: boolean;
 }
 
+/**
+ * Most index keys (a customer id) have one row; those are stored bare, and only keys with several
+ * rows get a bucket. At 100k customers this is most of the index memory.
+ */
+class Many<R> implements Bucket<R> {
+  sorted = true;
+  constructor(public rows: R[]) {}
+}
+
 interface Index<R> {
   key: (r: R) => string | null;
-  buckets: Map<string, Bucket<R>>;
+  buckets: Map<string, R | Many<R>>;
 }
 
 /**
@@ -75,10 +84,7 @@ export class Collection<R extends Row> {
     if (!index) return;
     const key = index.key(row);
     if (key === previousKey) return;
-    if (previousKey !== null) {
-      const bucket = index.buckets.get(previousKey);
-      if (bucket) bucket.rows = bucket.rows.filter((r) => r !== row);
-    }
+    if (previousKey !== null) removeKey(index, previousKey, row);
     if (key !== null) pushKey(index, key, row);
   }
 
@@ -89,8 +95,7 @@ export class Collection<R extends Row> {
     this.ordered.rows = this.ordered.rows.filter((r) => r !== row);
     for (const index of this.indexes.values()) {
       const key = index.key(row);
-      const bucket = key === null ? undefined : index.buckets.get(key);
-      if (bucket) bucket.rows = bucket.rows.filter((r) => r !== row);
+      if (key !== null) removeKey(index, key, row);
     }
   }
 
@@ -101,8 +106,9 @@ export class Collection<R extends Row> {
 
   /** Rows whose index key equals `key`, oldest first. */
   where(name: string, key: string): readonly R[] {
-    const bucket = this.indexes.get(name)?.buckets.get(key);
-    return bucket ? sortBucket(bucket) : [];
+    const entry = this.indexes.get(name)?.buckets.get(key);
+    if (entry === undefined) return [];
+    return entry instanceof Many ? sortBucket(entry) : [entry];
   }
 
   clear(): void {
@@ -119,12 +125,20 @@ function push<R extends Row>(bucket: Bucket<R>, row: R): void {
 }
 
 function pushKey<R extends Row>(index: Index<R>, key: string, row: R): void {
-  let bucket = index.buckets.get(key);
-  if (!bucket) {
-    bucket = { rows: [], sorted: true };
-    index.buckets.set(key, bucket);
+  const entry = index.buckets.get(key);
+  if (entry === undefined) index.buckets.set(key, row);
+  else if (entry instanceof Many) push(entry, row);
+  else {
+    const many = new Many([entry]);
+    push(many, row);
+    index.buckets.set(key, many);
   }
-  push(bucket, row);
+}
+
+function removeKey<R extends Row>(index: Index<R>, key: string, row: R): void {
+  const entry = index.buckets.get(key);
+  if (entry === row) index.buckets.delete(key);
+  else if (entry instanceof Many) entry.rows = entry.rows.filter((r) => r !== row);
 }
 
 function sortBucket<R extends Row>(bucket: Bucket<R>): readonly R[] {

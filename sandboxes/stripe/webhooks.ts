@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { EventRecord, WebhookEndpointRecord } from './records.js';
+import { isLegacyVersion, legacyData } from './legacy.js';
 import { eventJson } from './render.js';
 import { API_VERSION, type StripeState } from './state.js';
 
@@ -242,7 +243,8 @@ export class WebhookDispatcher {
     }
     d.status = 'in_flight';
     d.nextAttemptAt = null;
-    const payload = eventJson(event, endpoint.apiVersion ?? API_VERSION);
+    const version = endpoint.apiVersion ?? API_VERSION;
+    const payload = eventJson(event, version, isLegacyVersion(version) ? legacyData(this.state, event.dataJson) : event.dataJson);
     // Signatures use wall-clock time even for test-clock events: receivers check it against theirs.
     const timestamp = Math.floor(Date.now() / 1000);
     const started = Date.now();

@@ -64,7 +64,7 @@ describe('real-time sync to HubSpot, end to end through the real clients', () =>
     });
     expect(notes.map((n) => n.properties.stripe_activity_key)).toEqual(expect.arrayContaining([expect.stringMatching(/^invoice_paid:in_/)]));
 
-    const status = await stack.client.workflow.getHandle(customerWorkflowId('acct_local', customer.id)).query<SyncStatus>('syncStatus');
+    const status = await stack.client.workflow.getHandle(customerWorkflowId(stack.accountId, customer.id)).query<SyncStatus>('syncStatus');
     expect(status).toMatchObject({ state: 'synced', links: { accountId: record.id }, lastError: null });
   });
 

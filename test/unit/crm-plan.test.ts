@@ -7,7 +7,7 @@ const settings: SyncSettings = { mode: 'b2b', mrr: { discounts: 'apply' }, debou
 function stateWith(status = 'active'): CustomerSyncState {
   let s = initialSyncState('acct_1', 'cus_1');
   s = applyCustomerEvent(s, { eventId: 'evt_c', type: 'customer.created', created: T0, receivedAtMs: 0, accountId: 'acct_1', customerId: 'cus_1', objectId: 'cus_1', payload: { kind: 'customer', customer: customer() } }, settings.mrr).state;
-  s = applyCustomerEvent(s, { eventId: 'evt_s', type: 'customer.subscription.created', created: T0, receivedAtMs: 0, accountId: 'acct_1', customerId: 'cus_1', objectId: 'sub_1', payload: { kind: 'subscription', subscription: subscription([item(recurringPrice(4900))], { status }) } }, settings.mrr).state;
+  s = applyCustomerEvent(s, { eventId: 'evt_s', type: 'customer.subscription.created', created: T0, receivedAtMs: 0, accountId: 'acct_1', customerId: 'cus_1', objectId: 'sub_1', payload: { kind: 'subscription', subscription: subscription([item(recurringPrice(4900))], { status }), previous: null } }, settings.mrr).state;
   return s;
 }
 const noLinks: CrmLinks = { accountId: null, contactId: null, dealIds: {} };

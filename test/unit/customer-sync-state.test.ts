@@ -17,8 +17,12 @@ let n = 0;
 function event(type: string, created: number, payload: CustomerEventPayload, id = `evt_${++n}`): CustomerEvent {
   return { eventId: id, type, created, receivedAtMs: created * 1000, accountId: 'acct_1', customerId: 'cus_1', objectId: null, payload };
 }
-const subEvent = (created: number, status: string, quantity = 1, id?: string) =>
-  event('customer.subscription.updated', created, { kind: 'subscription', subscription: subscription([item(recurringPrice(1000), quantity)], { status }) }, id);
+const subEvent = (created: number, status: string, quantity = 1, id?: string, previousQuantity = quantity) =>
+  event('customer.subscription.updated', created, {
+    kind: 'subscription',
+    subscription: subscription([item(recurringPrice(1000), quantity)], { status }),
+    previous: subscription([item(recurringPrice(1000), previousQuantity)], { status }),
+  }, id);
 const apply = (events: CustomerEvent[], start: CustomerSyncState = initialSyncState('acct_1', 'cus_1')) =>
   events.reduce((s, e) => applyCustomerEvent(s, e, MRR).state, start);
 const fields = (s: CustomerSyncState) => computeCrmFields(s.billing, { now: T0 });
@@ -37,6 +41,20 @@ describe('applyCustomerEvent ordering', () => {
     expect(state.billing.subscriptions.sub_1?.items[0]?.quantity).toBe(5);
     expect(fields(state).mrr).toBe(50);
     expect(state.versions.sub_1).toEqual({ created: T0 + 3, eventId: 'evt_c' });
+  });
+
+  it.each([
+    ['in order', [1, 2, 3]],
+    ['reversed', [3, 2, 1]],
+    ['newest first', [3, 1, 2]],
+  ])('reports the newest event\'s MRR movement as the last change, in any order: %s', (_name, order) => {
+    const events = {
+      1: subEvent(T0 + 1, 'active', 2, 'evt_m1', 1),
+      2: subEvent(T0 + 2, 'active', 5, 'evt_m2', 2),
+      3: subEvent(T0 + 3, 'active', 3, 'evt_m3', 5),
+    } as Record<number, CustomerEvent>;
+    const state = apply(order.map((i) => events[i]!), known);
+    expect(fields(state)).toMatchObject({ mrr: 30, last_mrr_change: -20, last_mrr_change_kind: 'contraction' });
   });
 
   it.each([
@@ -66,11 +84,11 @@ describe('applyCustomerEvent ordering', () => {
 
   it('resolves discount terms from customer.discount events and asks Stripe when unknown', () => {
     const unknown = { ...percentOff(20, null), id: 'di_x' };
-    const withUnknown = apply([event('customer.subscription.created', T0, { kind: 'subscription', subscription: subscription([item(recurringPrice(1000))], { discounts: [unknown] }) })], known);
+    const withUnknown = apply([event('customer.subscription.created', T0, { kind: 'subscription', subscription: subscription([item(recurringPrice(1000))], { discounts: [unknown] }), previous: null })], known);
     expect(missingInformation(withUnknown)).toEqual(['subscription sub_1 discount terms unknown']);
     const learnt = apply([
       event('customer.discount.created', T0, { kind: 'discount', discount: { ...percentOff(20, 'forever'), id: 'di_x' }, discountId: 'di_x', subscriptionId: null, deleted: false }),
-      event('customer.subscription.created', T0 + 1, { kind: 'subscription', subscription: subscription([item(recurringPrice(1000))], { discounts: [unknown] }) }),
+      event('customer.subscription.created', T0 + 1, { kind: 'subscription', subscription: subscription([item(recurringPrice(1000))], { discounts: [unknown] }), previous: null }),
     ], known);
     expect(missingInformation(learnt)).toEqual([]);
     expect(fields(learnt).mrr).toBe(8);
