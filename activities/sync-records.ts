@@ -11,7 +11,8 @@ export interface RecordSyncResultInput {
   eventIds: string[];
   oldestReceivedAtMs: number | null;
   productIds: string[];
-  resolvedDeadLetterId: string | null;
+  /** Dead letters this successful write supersedes. */
+  resolvedDeadLetterIds: string[];
   writes: string[];
   round: number;
 }
@@ -65,9 +66,9 @@ export function createSyncRecordActivities(deps: { db: Kysely<Database>; provide
           await trx.updateTable('stripeEvents').set({ processedAt: now })
             .where('eventId', 'in', input.eventIds).where('processedAt', 'is', null).execute();
         }
-        if (input.resolvedDeadLetterId) {
+        if (input.resolvedDeadLetterIds.length > 0) {
           await trx.updateTable('deadLetters').set({ status: 'resolved', updatedAt: now })
-            .where('id', '=', input.resolvedDeadLetterId).execute();
+            .where('id', 'in', input.resolvedDeadLetterIds).where('status', '!=', 'resolved').execute();
         }
       });
     },

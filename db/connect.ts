@@ -21,6 +21,9 @@ export interface DatabaseOptions {
   embeddedDir?: string;
 }
 
+// SQL snake_case ↔ camelCase at the boundary, but JSON column contents (payloads, id maps) stay as written.
+const camelCase = new CamelCasePlugin({ maintainNestedObjectKeys: true });
+
 // int8 (counts, sums) as numbers: our counts stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
@@ -29,7 +32,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const pool = new pg.Pool({ connectionString: options.url, max: options.poolMax ?? 10 });
     // An idle client erroring (server restart) must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [camelCase] });
     const u = new URL(options.url);
     return { db, kind: 'postgres', location: `${u.hostname}:${u.port || 5432}${u.pathname}`, close: () => db.destroy() };
   }
@@ -38,7 +41,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   // Loaded lazily: deployments with DATABASE_URL never pay for the WASM build.
   const { PGlite } = await import('@electric-sql/pglite');
   const pglite = await PGlite.create(dir.startsWith('memory://') ? undefined : dir);
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), plugins: [new CamelCasePlugin()] });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), plugins: [camelCase] });
   return { db, kind: 'embedded', location: dir.startsWith('memory://') ? 'memory' : path.resolve(dir), close: () => db.destroy() };
 }
 

@@ -68,6 +68,7 @@ export interface CustomerSyncInput {
     lastSyncAt: string | null;
     lastError: SyncStatus['lastError'];
     eventsApplied: number;
+    openDeadLetters: string[];
   };
 }
 
@@ -100,6 +101,9 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   let lastSyncAt = carried?.lastSyncAt ?? null;
   let lastError = carried?.lastError ?? null;
   let eventsApplied = carried?.eventsApplied ?? 0;
+  // Dead letters this workflow recorded and has not yet written through; all resolve on the next success.
+  let openDeadLetters: string[] = carried?.openDeadLetters ?? [];
+  let attempted: Array<{ operation: string; input: unknown }> = [];
   let syncState: SyncStateName = lastError ? 'dead-lettered' : 'pending';
   let retryRequested = false;
   let resyncRequested: 'none' | 'quick' | 'full' = 'none';
@@ -115,8 +119,9 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   setHandler(stripeEventSignal, (event) => {
     inbox.push(event);
   });
-  setHandler(adminRetrySignal, () => {
+  setHandler(adminRetrySignal, ({ deadLetterId }) => {
     retryRequested = true;
+    if (deadLetterId && !openDeadLetters.includes(deadLetterId)) openDeadLetters = [...openDeadLetters, deadLetterId];
   });
   setHandler(syncStatusQuery, status);
   setHandler(resyncUpdate, async ({ full }) => {
@@ -159,7 +164,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       await condition(allHandlersFinished);
       return continueAsNew<typeof customerSyncWorkflow>({
         accountId, customerId,
-        carried: { state, links, written, inbox, lastSyncAt, lastError, eventsApplied },
+        carried: { state, links, written, inbox, lastSyncAt, lastError, eventsApplied, openDeadLetters },
       });
     }
 
@@ -219,10 +224,12 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       const { id } = await local.recordDeadLetter({
         accountId, customerId, workflowId: workflowInfo().workflowId,
         operation: 'crm-sync', errorType: failure.type ?? 'ApplicationFailure', reason: failure.message,
-        payload: { fields: state.dirty ? 'see current state' : null, links, pendingTimeline: state.pendingTimeline.map((e) => e.key), details: failure.details ?? null },
+        // What was being written when it failed: enough to see the bad value without opening the workflow.
+        payload: { attempted, links, details: failure.details ?? null },
         eventIds: state.unsyncedEventIds,
       });
       lastError = { message: failure.message, type: failure.type ?? 'ApplicationFailure', deadLetterId: id, at: new Date().toISOString() };
+      openDeadLetters = [...openDeadLetters, id];
       syncState = 'dead-lettered';
       log.warn('CRM write dead-lettered', { customerId, deadLetterId: id, type: failure.type });
     }
@@ -231,30 +238,37 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   }
 
   async function writeToCrm(round: number): Promise<void> {
+    attempted = [];
     const now = Math.floor(Date.now() / 1000);
     const plan = planCrmWrites(state, links, written, settings, now);
     const customer = state.billing.customer;
     const writes: string[] = [];
     const upsertAccount = async () => {
+      const input = { customerId, name: customer.name, domain: companyDomain(customer.email), fields: plan.fields, recordId: links.accountId };
+      attempted.push({ operation: 'upsertAccount', input });
       const result = await crm.crmUpsertAccount.executeWithOptions(
         { summary: links.accountId ? `Update account ${links.accountId}: ${plan.changedFields.join(', ') || 'link'}` : `Upsert account for ${customerId}` },
-        [{ customerId, name: customer.name, domain: companyDomain(customer.email), fields: plan.fields, recordId: links.accountId }],
+        [input],
       );
       links = { ...links, accountId: result.id };
       writes.push('account');
     };
     const upsertContact = async () => {
+      const input = { customerId, email: customer.email!, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {}, accountId: links.accountId, recordId: links.contactId };
+      attempted.push({ operation: 'upsertContact', input });
       const result = await crm.crmUpsertContact.executeWithOptions(
         { summary: links.contactId ? `Update contact ${links.contactId}` : `Upsert contact for ${customerId}` },
-        [{ customerId, email: customer.email!, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {}, accountId: links.accountId, recordId: links.contactId }],
+        [input],
       );
       links = { ...links, contactId: result.id };
       writes.push('contact');
     };
     const upsertDeals = async () => {
+      const input = { customerId, accountId: links.accountId, contactId: links.contactId, deals: plan.deals.map((d) => ({ ...d, recordId: links.dealIds[d.subscriptionId] ?? null })) };
+      attempted.push({ operation: 'upsertDeals', input });
       const dealIds = await crm.crmUpsertDeals.executeWithOptions(
         { summary: `Upsert ${plan.deals.length} deal(s): ${plan.deals.map((d) => `${d.subscriptionId} ${d.status}`).join(', ')}` },
-        [{ customerId, accountId: links.accountId, contactId: links.contactId, deals: plan.deals.map((d) => ({ ...d, recordId: links.dealIds[d.subscriptionId] ?? null })) }],
+        [input],
       );
       links = { ...links, dealIds: { ...links.dealIds, ...dealIds } };
       written = { ...written, deals: { ...written.deals, ...Object.fromEntries(plan.deals.map((d) => [d.subscriptionId, dealFingerprint(d)])) } };
@@ -262,9 +276,11 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     };
     let timelineKeys: string[] = [];
     const writeTimeline = async () => {
+      const input = { customerId, accountId: links.accountId, contactId: links.contactId, entries: plan.timeline };
+      attempted.push({ operation: 'writeTimeline', input });
       const result = await crm.crmWriteTimeline.executeWithOptions(
         { summary: `Write ${plan.timeline.length} timeline activit${plan.timeline.length === 1 ? 'y' : 'ies'}: ${plan.timeline.map((e) => e.kind).join(', ')}` },
-        [{ customerId, accountId: links.accountId, contactId: links.contactId, entries: plan.timeline }],
+        [input],
       );
       timelineKeys = result.keys;
       writes.push('timeline');
@@ -292,11 +308,12 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       eventIds: state.unsyncedEventIds,
       oldestReceivedAtMs: state.oldestUnsyncedReceivedAtMs,
       productIds: [...new Set(Object.values(state.billing.subscriptions).flatMap((s) => s.items.map((i) => i.price.productId).filter((p): p is string => p !== null)))],
-      resolvedDeadLetterId: lastError?.deadLetterId ?? null,
+      resolvedDeadLetterIds: openDeadLetters,
       writes,
       round,
     });
     state = markSynced(state, timelineKeys);
+    openDeadLetters = [];
     lastSyncAt = syncedAt;
   }
 }

@@ -104,11 +104,17 @@ export function createStripeSandbox(options: StripeSandboxOptions = {}): StripeS
   const idempotency = new IdempotencyStore();
   const ctx: SandboxContext = { state, billing, clocks, webhooks };
 
+  const initial = { billing: structuredClone(state.billing), webhooks: structuredClone(webhooks.settings), limit };
+  // A reset forgets every object and restores the settings the sandbox was created with, so a test
+  // that changed a knob cannot leak it into the next one.
   const reset = () => {
     webhooks.reset();
     clocks.stop();
     state.clear();
+    state.billing = structuredClone(initial.billing);
+    webhooks.settings = structuredClone(initial.webhooks);
     idempotency.clear();
+    rateLimiter.configure(initial.limit.requestsPerSecond, initial.limit.burst ?? Math.max(1, initial.limit.requestsPerSecond));
     rateLimiter.reset();
     if (options.realTimeTickMs !== false) clocks.start(options.realTimeTickMs ?? 1000);
   };
@@ -211,11 +217,10 @@ export function createStripeSandbox(options: StripeSandboxOptions = {}): StripeS
     const check = idempotency.begin(key, endpoint, c.get('raw'), c.get('requestId'));
     switch (check.kind) {
       case 'replay':
-        c.res = new Response(check.response.body, {
+        return new Response(check.response.body, {
           status: check.response.status,
           headers: { ...check.response.headers, 'Idempotent-Replayed': 'true', 'Original-Request': check.originalRequestId },
         });
-        return;
       case 'in_progress':
         throw new StripeApiError(409, {
           type: 'invalid_request_error',

@@ -1851,7 +1851,10 @@ export class Billing {
     if (!rec) return;
     const oldStart = first.periodStart;
     const oldEnd = first.periodEnd;
-    const newEnd = nextBoundary(sub.billingCycleAnchor, oldEnd, rec.interval, rec.intervalCount);
+    const cycleEnd = nextBoundary(sub.billingCycleAnchor, oldEnd, rec.interval, rec.intervalCount);
+    // A cancel_at inside the coming period makes it the last, shorter one, billed pro rata.
+    const newEnd = sub.cancelAt !== null && sub.cancelAt > oldEnd && sub.cancelAt < cycleEnd ? sub.cancelAt : cycleEnd;
+    const fraction = newEnd < cycleEnd ? (newEnd - oldEnd) / (cycleEnd - oldEnd) : undefined;
     // Metered usage is billed in arrears for the period that just ended.
     const meteredLines = this.itemLines(
       sub,
@@ -1870,7 +1873,7 @@ export class Billing {
     const inv = this.createInvoice(customer, {
       sub,
       billingReason: 'subscription_cycle',
-      lines: [...this.itemLines(sub, licensed, oldEnd, newEnd), ...meteredLines],
+      lines: [...this.itemLines(sub, licensed, oldEnd, newEnd, fraction !== undefined ? { fraction } : {}), ...meteredLines],
       currency: sub.currency,
       periodStart: oldStart,
       periodEnd: oldEnd,

@@ -40,6 +40,9 @@ export class Clocks {
     this.ticker = null;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    // Advances that will not run now release whoever awaits them.
+    for (const list of this.waiters.values()) for (const w of list) w();
+    this.waiters.clear();
   }
 
   /** Runs everything due on the wall clock now. */

@@ -59,7 +59,11 @@ export type IdempotencyCheck =
 
 /** Stripe keeps idempotency keys for at least 24 hours. */
 const KEY_TTL_MS = 24 * 3600 * 1000;
-const MAX_KEYS = 100_000;
+/**
+ * stripe-node puts a key on every POST, so under load the store would grow with every write; the
+ * oldest keys are dropped beyond this many stored response bytes (a replay of those runs again).
+ */
+const MAX_STORED_BYTES = 64 * 1024 * 1024;
 
 /**
  * Idempotency keys, as Stripe applies them to POST requests: the first response is stored and
@@ -67,11 +71,12 @@ const MAX_KEYS = 100_000;
  */
 export class IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
 
   begin(key: string, endpoint: string, params: RawParams, requestId: string): IdempotencyCheck {
     const fingerprint = canonicalParams(params);
     const existing = this.entries.get(key);
-    if (existing && Date.now() - existing.createdAt > KEY_TTL_MS) this.entries.delete(key);
+    if (existing && Date.now() - existing.createdAt > KEY_TTL_MS) this.drop(key);
     const entry = this.entries.get(key);
     if (entry) {
       if (entry.endpoint !== endpoint) return { kind: 'other_endpoint', endpoint: entry.endpoint };
@@ -80,10 +85,6 @@ export class IdempotencyStore {
       return { kind: 'replay', response: entry.response, originalRequestId: entry.requestId };
     }
     this.entries.set(key, { endpoint, fingerprint, requestId, createdAt: Date.now(), response: null });
-    if (this.entries.size > MAX_KEYS) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
     return { kind: 'new' };
   }
 
@@ -91,11 +92,26 @@ export class IdempotencyStore {
   finish(key: string, response: StoredResponse | null): void {
     const entry = this.entries.get(key);
     if (!entry) return;
-    if (response) entry.response = response;
-    else this.entries.delete(key);
+    if (!response) {
+      this.entries.delete(key);
+      return;
+    }
+    entry.response = response;
+    this.bytes += response.body.length;
+    for (const [oldest, e] of this.entries) {
+      if (this.bytes <= MAX_STORED_BYTES) break;
+      if (e.response) this.drop(oldest);
+    }
+  }
+
+  private drop(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry?.response) this.bytes -= entry.response.body.length;
+    this.entries.delete(key);
   }
 
   clear(): void {
     this.entries.clear();
+    this.bytes = 0;
   }
 }

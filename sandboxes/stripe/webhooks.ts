@@ -226,11 +226,18 @@ export class WebhookDispatcher {
       }
       this.ready.splice(i, 1);
       this.inFlight.set(d.endpoint, busy + 1);
-      void this.attempt(d).finally(() => {
-        this.inFlight.set(d.endpoint, (this.inFlight.get(d.endpoint) ?? 1) - 1);
-        this.pump();
-        this.checkIdle();
-      });
+      void this.attempt(d)
+        .catch((e: unknown) => {
+          // A bug in rendering the payload must not take the dispatcher down; the delivery fails visibly.
+          d.status = 'failed';
+          d.attempts.push({ at: new Date().toISOString(), status: null, error: String(e), durationMs: 0 });
+          this.settle(d);
+        })
+        .finally(() => {
+          this.inFlight.set(d.endpoint, (this.inFlight.get(d.endpoint) ?? 1) - 1);
+          this.pump();
+          this.checkIdle();
+        });
     }
   }
 

@@ -57,12 +57,15 @@ function processesMentioning(text: string): string[] {
 
 describe('npm start (the whole local stack)', () => {
   let dataDir: string;
-  let ports: { api: number; temporal: number; ui: number };
+  let ports: { api: number; temporal: number; ui: number; stripe: number; hubspot: number; salesforce: number };
   const running: Started[] = [];
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'crm-sync-start-'));
-    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+    ports = {
+      api: await freePort(), temporal: await freePort(), ui: await freePort(),
+      stripe: await freePort(), hubspot: await freePort(), salesforce: await freePort(),
+    };
   });
   afterAll(async () => {
     for (const s of running) {
@@ -79,6 +82,9 @@ describe('npm start (the whole local stack)', () => {
     PORT: String(ports.api),
     TEMPORAL_DEV_SERVER_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.ui),
+    SANDBOX_STRIPE_PORT: String(ports.stripe),
+    SANDBOX_HUBSPOT_PORT: String(ports.hubspot),
+    SANDBOX_SALESFORCE_PORT: String(ports.salesforce),
     DATA_DIR: dataDir,
   });
 
@@ -115,6 +121,17 @@ describe('npm start (the whole local stack)', () => {
     const result = await client.workflow.execute('diagnosticsWorkflow', { taskQueue: 'stripe-crm-sync', workflowId, workflowExecutionTimeout: '30 seconds' });
     expect(result).toMatchObject({ database: { ok: true, kind: 'embedded' } });
     await connection.close();
+
+    // With no credentials this is the demo: seeded Stripe customers appear as companies in the HubSpot sandbox.
+    await waitFor(first, /customers seeded/, 60_000);
+    const deadline = Date.now() + 60_000;
+    let companies = 0;
+    while (Date.now() < deadline && companies < 30) {
+      const state = await (await fetch(`http://127.0.0.1:${ports.hubspot}/__sandbox/state`)).json() as { objects: { companies: { live: number } } };
+      companies = state.objects.companies.live;
+      if (companies < 30) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(companies).toBeGreaterThanOrEqual(30);
     await stopAndCheckNothingLeft(first, 'ctrl-c');
 
     const second = await startAndCheckHealth();
