@@ -387,6 +387,67 @@ describe('dunning outcomes and other billing behaviour', () => {
     expect(sub2.status).toBe('active');
   });
 
+  it('cancel_at inside a period makes the last period short and billed pro rata', async () => {
+    const { clock, pro, customer } = await setup();
+    const cancelAt = T0 + 45 * DAY;
+    const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: pro.id }], cancel_at: cancelAt });
+    expect(sub).toMatchObject({ cancel_at: cancelAt, cancel_at_period_end: false, status: 'active' });
+    const renewal = Date.UTC(2026, 1, 15) / 1000;
+    await advance(clock.id, renewal + 2 * HOUR);
+    const last = (await stripe.invoices.list({ subscription: sub.id, limit: 1 })).data[0] as Stripe.Invoice;
+    const nextCycle = Date.UTC(2026, 2, 15) / 1000;
+    expect(last.amount_paid).toBe(Math.round((2000 * (cancelAt - renewal)) / (nextCycle - renewal)));
+    expect((await stripe.subscriptions.retrieve(sub.id)).items.data[0]?.current_period_end).toBe(cancelAt);
+    await advance(clock.id, cancelAt + 60);
+    expect(await stripe.subscriptions.retrieve(sub.id)).toMatchObject({ status: 'canceled', ended_at: cancelAt });
+  });
+
+  it('switching to a yearly price restarts the billing cycle and invoices the change at once', async () => {
+    const { clock, pro, customer } = await setup();
+    const yearly = await stripe.prices.create({ currency: 'usd', unit_amount: 20000, recurring: { interval: 'year' }, product_data: { name: 'Pro yearly' } });
+    const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: pro.id }] });
+    await advance(clock.id, T0 + 10 * DAY);
+    const switched = await stripe.subscriptions.update(sub.id, { items: [{ id: sub.items.data[0]?.id as string, price: yearly.id }], expand: ['latest_invoice'] });
+    expect(switched.items.data[0]).toMatchObject({ current_period_start: T0 + 10 * DAY, current_period_end: Date.UTC(2027, 0, 25) / 1000 });
+    const inv = switched.latest_invoice as Stripe.Invoice;
+    expect(inv).toMatchObject({ billing_reason: 'subscription_update', status: 'paid' });
+    expect(inv.lines.data.map((l) => l.amount)).toEqual([-Math.round((2000 * 21) / 31), 20000]);
+  });
+
+  it.each([
+    { behavior: 'create_invoice' as const, status: 'past_due' },
+    { behavior: 'pause' as const, status: 'paused' },
+    { behavior: 'cancel' as const, status: 'canceled' },
+  ])('a trial ending without a payment method follows missing_payment_method=$behavior', async ({ behavior, status }) => {
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: T0 });
+    const price = await stripe.prices.create({ currency: 'usd', unit_amount: 900, recurring: { interval: 'month' }, product_data: { name: 'Trial' } });
+    const customer = await stripe.customers.create({ test_clock: clock.id });
+    const sub = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 5,
+      trial_settings: { end_behavior: { missing_payment_method: behavior } },
+    });
+    await advance(clock.id, T0 + 5 * DAY + 2 * HOUR);
+    expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe(status);
+    if (behavior === 'pause') {
+      const pm = await stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+      await stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } });
+      const resumed = await stripe.subscriptions.resume(sub.id, { expand: ['latest_invoice'] });
+      expect(resumed.status).toBe('active');
+      expect((resumed.latest_invoice as Stripe.Invoice).status).toBe('paid');
+      expect(types(await events())).toEqual(expect.arrayContaining(['customer.subscription.paused', 'customer.subscription.resumed']));
+    }
+  });
+
+  it('trial_end=now ends a trial at once and charges the first period', async () => {
+    const { pro, customer } = await setup();
+    const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: pro.id }], trial_period_days: 30 });
+    const ended = await stripe.subscriptions.update(sub.id, { trial_end: 'now', expand: ['latest_invoice'] });
+    expect(ended).toMatchObject({ status: 'active', trial_end: T0 });
+    expect(ended.latest_invoice).toMatchObject({ status: 'paid', amount_paid: 2000 });
+  });
+
   it('refuses to advance a clock more than two intervals of its shortest subscription', async () => {
     const { clock, pro, customer } = await setup();
     await stripe.subscriptions.create({ customer: customer.id, items: [{ price: pro.id }] });
