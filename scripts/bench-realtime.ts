@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import Stripe from 'stripe';
+import { loadConfig } from '../config/index.js';
+import { TASK_QUEUES } from '../domain/temporal-names.js';
+import { parseArgs, percentile, saturate, startBenchInfrastructure } from './bench-support.js';
+import { startLocalStack } from './local-stack.js';
+
+/**
+ * `npm run bench:realtime -- --customers 1000 --rate 100 --seconds 30`
+ *
+ * Drives the whole real-time path on this machine: Stripe API calls on the Stripe sandbox → its
+ * signed webhook deliveries → our API → Temporal → customer workflows → the HubSpot sandbox. Every
+ * figure comes from this one run, so the ratios are comparable on a noisy machine.
+ */
+const args = parseArgs(process.argv.slice(2), {
+  customers: '1000', rate: '100', seconds: '30', 'crm-rate': '300', 'burst-seconds': '5', concurrency: '32',
+  'admin-url': 'postgres://postgres@127.0.0.1:5432/postgres',
+});
+const customers = Number(args.customers);
+const rate = Number(args.rate);
+const seconds = Number(args.seconds);
+const crmRate = Number(args['crm-rate']);
+const concurrency = Number(args.concurrency);
+const config = loadConfig();
+const log = (line: string) => console.log(line);
+const ms = (v: number) => `${Math.round(v)} ms`;
+
+log(`bench:realtime customers=${customers} rate=${rate}/s seconds=${seconds} crm-limit=${crmRate} req/s (HubSpot sandbox window ${crmRate * 10}/10 s)`);
+const infra = await startBenchInfrastructure(args['admin-url']!, config.temporal.cliPath, process.env.PATH ?? '');
+const stack = await startLocalStack({
+  temporalAddress: infra.temporal.address,
+  databaseUrl: infra.databaseUrl,
+  provider: 'hubspot',
+  env: { CRM_RATE_LIMIT_PER_SECOND: String(crmRate), SYNC_DEBOUNCE_MS: '250', DATABASE_POOL_MAX: '16' },
+  sandboxOptions: {
+    stripe: { rateLimit: false, realTimeTickMs: false, webhooks: { concurrency: 32, timeoutMs: 10_000 } },
+    hubspot: { rateLimit: { max: crmRate * 10, windowMs: 10_000 }, dailyLimit: 100_000_000 },
+  },
+});
+
+try {
+  // 1. The floor: bare signal-with-start calls on the same server (a queue nobody polls).
+  const floorQueue = `bench-floor-${randomBytes(3).toString('hex')}`;
+  const floorStart = Date.now();
+  const floorCalls = await saturate(concurrency, floorStart + Number(args['burst-seconds']) * 1000, async (i) => {
+    await stack.client.workflow.signalWithStart('benchFloorWorkflow', { workflowId: `${floorQueue}/${i % 5000}`, taskQueue: floorQueue, args: [], signal: 'ping', signalArgs: [] });
+  });
+  const floorRate = floorCalls / ((Date.now() - floorStart) / 1000);
+  log(`floor: bare signal-with-start ${floorRate.toFixed(0)} calls/s (${concurrency} concurrent)`);
+
+  // 2. Customers with subscriptions, created through the sandbox's state model with their events delivered.
+  const seeded = stack.sandboxes.stripe.sandbox.seed({ customers, subscriptionsPerCustomer: 1, withInvoices: false, withPaymentMethods: true, emitEvents: true });
+  const subs: Stripe.Subscription[] = [];
+  for await (const sub of stack.stripe.subscriptions.list({ limit: 100, status: 'all' })) subs.push(sub);
+  log(`seeded ${seeded.customers} customers, ${seeded.subscriptions} subscriptions in ${seeded.durationMs} ms; warming up (first sync of each customer)`);
+  const warmStart = Date.now();
+  await stack.sandboxes.stripe.sandbox.webhooks.whenIdle();
+  await drain(stack, 300_000);
+  log(`warm-up: ${customers} customers synced in ${((Date.now() - warmStart) / 1000).toFixed(1)} s`);
+
+  // 3. The paced run: `rate` Stripe changes per second, round-robin over customers (one event each).
+  let stripeReads = 0;
+  stack.clients.stripe.on('request', () => void stripeReads++);
+  const opTimes = new Map<string, number[]>();
+  const runStart = Date.now();
+  const total = rate * seconds;
+  let failedOps = 0;
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = runStart + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const sub = subs[i % subs.length]!;
+    const customerId = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
+    const item = sub.items.data[0]!;
+    const quantity = 1 + ((i / subs.length) | 0) % 7 + (i % 3);
+    const t0 = Date.now();
+    (opTimes.get(customerId) ?? opTimes.set(customerId, []).get(customerId)!).push(t0);
+    inFlight.push(stack.stripe.subscriptions.update(sub.id, { items: [{ id: item.id, quantity }], proration_behavior: 'none' }).then(() => undefined, () => void failedOps++));
+    if (inFlight.length > 256) await Promise.all(inFlight.splice(0, 128));
+  }
+  await Promise.all(inFlight);
+  const runSeconds = (Date.now() - runStart) / 1000;
+  await stack.sandboxes.stripe.sandbox.webhooks.whenIdle();
+  await drain(stack, 300_000);
+
+  const deliveries = stack.sandboxes.stripe.sandbox.webhooks.list().filter((d) => d.attempts.some((a) => Date.parse(a.at) >= runStart));
+  const acked = deliveries.filter((d) => d.status === 'succeeded');
+  const ackLatencies = acked.map((d) => d.attempts.at(-1)!.durationMs).sort((a, b) => a - b);
+  log(`paced: ${total} Stripe changes at ${rate}/s (${failedOps} failed) → ${acked.length} webhook deliveries acknowledged in ${runSeconds.toFixed(1)} s = ${(acked.length / runSeconds).toFixed(1)} events/s accepted`);
+  log(`ack latency (delivery → 2xx): p50 ${ms(percentile(ackLatencies, 50))} p99 ${ms(percentile(ackLatencies, 99))}`);
+
+  const rows = await stack.database.db.selectFrom('stripeEvents').select(['customerId', 'receivedAt', 'processedAt'])
+    .where('receivedAt', '>=', new Date(runStart)).where('disposition', '=', 'routed').execute();
+  const freshness: number[] = [];
+  let unprocessed = 0;
+  for (const row of rows) {
+    if (!row.processedAt || !row.customerId) {
+      unprocessed++;
+      continue;
+    }
+    const received = row.receivedAt.getTime();
+    const created = (opTimes.get(row.customerId) ?? []).filter((t) => t <= received).at(-1);
+    if (created !== undefined) freshness.push(row.processedAt.getTime() - created);
+  }
+  freshness.sort((a, b) => a - b);
+  log(`freshness (Stripe change → CRM write): p50 ${ms(percentile(freshness, 50))} p95 ${ms(percentile(freshness, 95))} p99 ${ms(percentile(freshness, 99))} over ${freshness.length} events (${unprocessed} unprocessed)`);
+  log(`stripe reads per event: ${(stripeReads / Math.max(1, rows.length)).toFixed(3)} (${stripeReads} reads / ${rows.length} events)`);
+
+  // 4. Ingest capacity: signed events posted straight to the API as fast as it takes them.
+  const secret = stack.appDeps.stripe.secrets[0]!.secret;
+  const signer = new Stripe('sk_test_bench');
+  const sample = await stack.stripe.customers.retrieve(typeof subs[0]!.customer === 'string' ? subs[0]!.customer : subs[0]!.customer.id);
+  const burstStart = Date.now();
+  let rejected = 0;
+  const accepted = await saturate(concurrency, burstStart + Number(args['burst-seconds']) * 1000, async (i) => {
+    const customer = subs[i % subs.length]!.customer as string;
+    const payload = JSON.stringify({
+      id: `evt_bench_${i}_${randomBytes(4).toString('hex')}`, object: 'event', type: 'customer.updated', created: Math.floor(Date.now() / 1000), livemode: false,
+      api_version: Stripe.API_VERSION, data: { object: { ...sample, id: customer, metadata: { bench: String(i) } }, previous_attributes: { metadata: {} } },
+    });
+    const res = await fetch(`${stack.api.url}/webhooks/stripe`, { method: 'POST', body: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signer.webhooks.generateTestHeaderString({ payload, secret }) } });
+    if (!res.ok) rejected++;
+    await res.arrayBuffer();
+  });
+  const ingestRate = (accepted - rejected) / ((Date.now() - burstStart) / 1000);
+  log(`ingest: ${ingestRate.toFixed(0)} events/s accepted at full speed (${concurrency} concurrent, ${rejected} rejected) = ${(ingestRate / floorRate).toFixed(2)} × floor`);
+  await drain(stack, 300_000);
+
+  // 5. History per Stripe event over everything the customer workflows processed.
+  let historyEvents = 0;
+  let workflows = 0;
+  for await (const wf of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND WorkflowType = "customerSyncWorkflow"` })) {
+    historyEvents += wf.historyLength;
+    workflows++;
+  }
+  const routed = await stack.database.db.selectFrom('stripeEvents').select((eb) => eb.fn.countAll<number>().as('n')).where('disposition', '=', 'routed').executeTakeFirstOrThrow();
+  log(`history: ${historyEvents} events in ${workflows} workflows / ${routed.n} Stripe events = ${(historyEvents / Number(routed.n)).toFixed(2)} history events per Stripe event`);
+  log(`targets: freshness p95 ≤ 1000 ms, p99 ≤ 2000 ms; ingest ≥ 0.8 × floor; ≤ 0.2 Stripe reads/event; ≤ 12 history events/event (main queue ${TASK_QUEUES.main} not used: the stack has its own)`);
+} finally {
+  await stack.close();
+  await infra.close();
+}
+
+/** Waits until every routed event has been written to the CRM. */
+async function drain(s: typeof stack, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await s.database.db.selectFrom('stripeEvents').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('disposition', '=', 'routed').where('processedAt', 'is', null).executeTakeFirstOrThrow();
+    if (Number(row.n) === 0) return;
+    if (Date.now() > deadline) throw new Error(`${row.n} events still unprocessed after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
