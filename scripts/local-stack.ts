@@ -33,6 +33,9 @@ export interface LocalStack {
   readonly workers: Worker[];
   /** Stops the workers (as a crash or a deploy would) and starts fresh ones on the same queues. */
   restartWorkers(): Promise<void>;
+  /** Stops the workers until `startWorkers` (benchmarks measure ingest alone). */
+  stopWorkers(): Promise<void>;
+  startWorkers(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,6 +128,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await stopWorkers();
       await native.close();
       native = await NativeConnection.connect({ address: options.temporalAddress });
+      current = await spawn();
+    },
+    stopWorkers,
+    async startWorkers() {
       current = await spawn();
     },
     async close() {

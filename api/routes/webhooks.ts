@@ -8,6 +8,7 @@ import { invalidEventReason, routeEvent, type EventRoute, type RawStripeEvent } 
 import { SEARCH_ATTRIBUTES, TASK_QUEUES } from '../../domain/temporal-names.js';
 import { customerWorkflowId } from '../../domain/workflow-ids.js';
 import type { customerSyncWorkflow } from '../../workflows/customer-sync.js';
+import { AuditWriter } from '../audit-writer.js';
 import { ApiError } from '../errors.js';
 import { verifyStripeSignature } from '../stripe-signature.js';
 
@@ -35,6 +36,7 @@ export type Disposition = 'routed' | 'ignored-livemode' | 'unhandled-type' | 'no
 export function webhookRoutes(deps: WebhookDeps) {
   const app = new Hono();
   const now = deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
+  const audit = new AuditWriter(deps.db);
 
   app.post('/stripe', async (c) => {
     const length = Number(c.req.header('content-length') ?? '0');
@@ -63,6 +65,7 @@ export function webhookRoutes(deps: WebhookDeps) {
     let route: EventRoute = { kind: 'unhandled' };
     let customerId: string | null = null;
     let workflowId: string | null = null;
+    let handoff: Promise<unknown> = Promise.resolve();
     if (event.livemode !== (deps.stripe.mode === 'live')) {
       // Never write test-mode data into a live CRM (or the reverse); acknowledge so Stripe stops retrying.
       disposition = 'ignored-livemode';
@@ -73,7 +76,7 @@ export function webhookRoutes(deps: WebhookDeps) {
         case 'customer': {
           customerId = route.customerId;
           workflowId = customerWorkflowId(accountId, customerId);
-          await deps.temporal.workflow.signalWithStart<typeof customerSyncWorkflow, [CustomerEvent]>('customerSyncWorkflow', {
+          handoff = deps.temporal.workflow.signalWithStart<typeof customerSyncWorkflow, [CustomerEvent]>('customerSyncWorkflow', {
             workflowId,
             taskQueue: deps.workflowTaskQueue ?? TASK_QUEUES.main,
             args: [{ accountId, customerId }],
@@ -98,16 +101,22 @@ export function webhookRoutes(deps: WebhookDeps) {
         default:
           disposition = 'unhandled-type';
       }
-      await rememberChargeOwner(deps.db, accountId, event, customerId);
+      handoff = Promise.all([handoff, rememberChargeOwner(deps.db, accountId, event, customerId)]);
+      // Observed below; this keeps a rejection that lands before then from counting as unhandled.
+      handoff.catch(() => undefined);
     }
 
-    const audit = await deps.db.insertInto('stripeEvents').values({
-      eventId: event.id, type: event.type, createdAt: new Date(event.created * 1000), accountId, customerId,
-      livemode: event.livemode, receivedAt: new Date(receivedAtMs), processedAt: null, disposition, workflowId,
-    }).onConflict((oc) => oc.column('eventId').doUpdateSet({ deliveries: sql`stripe_events.deliveries + 1` }))
-      .returning('deliveries').executeTakeFirstOrThrow();
+    // The audit row and the hand-off to Temporal run together; the answer waits for both, so a
+    // failure of either is a 5xx and Stripe delivers again (the workflow drops the duplicate).
+    const [deliveries] = await Promise.all([
+      audit.record({
+        eventId: event.id, type: event.type, createdAt: new Date(event.created * 1000), accountId, customerId,
+        livemode: event.livemode, receivedAt: new Date(receivedAtMs), processedAt: null, disposition, workflowId,
+      }),
+      handoff,
+    ]);
 
-    return c.json({ received: true, eventId: event.id, disposition, workflowId, redelivery: audit.deliveries > 1 });
+    return c.json({ received: true, eventId: event.id, disposition, workflowId, redelivery: deliveries > 1 });
   });
 
   /** Delivery metrics from the audit table: counts by disposition and type, redeliveries, lag. */

@@ -1,0 +1,29 @@
+// Load generator for the ingest measurement, run in a worker thread so the sending side does not
+// share the API's event loop (Stripe's senders are other machines). Plain JS: workers load it directly.
+import { createHmac, randomBytes } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { url, secret, customers, seconds, concurrency, apiVersion } = workerData;
+const deadline = Date.now() + seconds * 1000;
+let accepted = 0;
+let rejected = 0;
+let next = 0;
+async function lane() {
+  while (Date.now() < deadline) {
+    const i = next++;
+    const customer = customers[i % customers.length];
+    const payload = JSON.stringify({
+      id: `evt_bench_${i}_${randomBytes(4).toString('hex')}`, object: 'event', type: 'customer.updated', created: Math.floor(Date.now() / 1000),
+      livemode: false, api_version: apiVersion, data: { object: { ...customer, metadata: { bench: String(i) } }, previous_attributes: { metadata: {} } },
+    });
+    const t = Math.floor(Date.now() / 1000);
+    const signature = createHmac('sha256', secret).update(`${t}.${payload}`).digest('hex');
+    const res = await fetch(url, { method: 'POST', body: payload, headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${signature}` } });
+    await res.arrayBuffer();
+    if (res.ok) accepted++;
+    else rejected++;
+  }
+}
+const started = Date.now();
+await Promise.all(Array.from({ length: concurrency }, lane));
+parentPort.postMessage({ accepted, rejected, seconds: (Date.now() - started) / 1000 });
