@@ -49,12 +49,18 @@ describe('real-time sync to HubSpot, end to end through the real clients', () =>
       stripe_plan_name: 'Pro', stripe_billing_interval: 'month', stripe_payment_method_status: 'valid', stripe_failed_payment_count: '0',
       stripe_delinquent: 'false', stripe_cancel_at_period_end: 'false', stripe_last_mrr_change_kind: 'new', stripe_last_payment_amount: '99',
     });
-    const contacts = await hubspot.crm.contacts.basicApi.getById('ada@acme.example', ['email', 'stripe_customer_id'], undefined, ['companies'], false, 'email');
-    expect(contacts.properties.stripe_customer_id).toBe(customer.id);
-    expect(contacts.associations?.companies?.results.map((a) => a.id)).toContain(record.id);
+    // The company is written first; the contact, the deal and the note follow it.
+    await eventually(async () => {
+      const contact = await hubspot.crm.contacts.basicApi.getById('ada@acme.example', ['email', 'stripe_customer_id'], undefined, ['companies'], false, 'email');
+      expect(contact.properties.stripe_customer_id).toBe(customer.id);
+      expect(contact.associations?.companies?.results.map((a) => a.id)).toContain(record.id);
+    });
     // HubSpot lists an association once per type (primary and unlabeled), so count distinct records.
-    const dealIds = [...new Set((record.associations?.deals?.results ?? []).map((a) => a.id))];
-    expect(dealIds).toHaveLength(1);
+    const dealIds = await eventually(async () => {
+      const ids = [...new Set(((await company(customer.id)).associations?.deals?.results ?? []).map((a) => a.id))];
+      expect(ids).toHaveLength(1);
+      return ids;
+    });
     const deal = await hubspot.crm.deals.basicApi.getById(dealIds[0]!, ['dealname', 'amount', 'dealstage', 'stripe_subscription_status']);
     expect(deal.properties).toMatchObject({ dealname: 'Pro (' + (await stack.stripe.subscriptions.list({ customer: customer.id })).data[0]!.id + ')', amount: '99', dealstage: 'closedwon', stripe_subscription_status: 'active' });
     const notes = await eventually(async () => {

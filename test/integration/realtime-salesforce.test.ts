@@ -34,13 +34,19 @@ describe('real-time sync to Salesforce, end to end through stripe and jsforce', 
         });
         expect(record).toMatchObject({ Stripe_MRR__c: 10, Stripe_Plan_Name__c: 'Annual', Stripe_Currency__c: 'EUR', Stripe_Failed_Payment_Count__c: 0 });
 
-        const contacts = (await sf.query<{ Id: string; Email: string; AccountId: string | null; LastName: string }>(`SELECT Id, Email, AccountId, LastName FROM Contact WHERE Email = 'ada-${mode}@engine.example'`)).records;
-        expect(contacts).toHaveLength(1);
+        // The account is written first; the contact and the opportunity follow it.
+        const contacts = await eventually(async () => {
+          const rows = (await sf.query<{ Id: string; Email: string; AccountId: string | null; LastName: string }>(`SELECT Id, Email, AccountId, LastName FROM Contact WHERE Email = 'ada-${mode}@engine.example'`)).records;
+          expect(rows).toHaveLength(1);
+          return rows;
+        });
         expect(contacts[0]!.LastName).toBe('Lovelace');
         if (mode === 'b2b') expect(contacts[0]!.AccountId).toBe(record.Id);
 
-        const opportunities = (await sf.query<{ Name: string; StageName: string; Amount: number }>(`SELECT Name, StageName, Amount FROM Opportunity WHERE Stripe_Subscription_ID__c != null`)).records;
-        expect(opportunities).toEqual([expect.objectContaining({ StageName: 'Closed Won', Amount: 10 })]);
+        await eventually(async () => {
+          const opportunities = (await sf.query<{ Name: string; StageName: string; Amount: number }>(`SELECT Name, StageName, Amount FROM Opportunity WHERE Stripe_Subscription_ID__c != null`)).records;
+          expect(opportunities).toEqual([expect.objectContaining({ StageName: 'Closed Won', Amount: 10 })]);
+        });
         const tasks = await eventually(async () => {
           const rows = (await sf.query<{ Subject: string; Stripe_Activity_Key__c: string; Status: string }>(`SELECT Subject, Stripe_Activity_Key__c, Status FROM Task`)).records;
           expect(rows.length).toBeGreaterThanOrEqual(1);

@@ -8,15 +8,30 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../support/harness.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+const taken = new Set<number>();
+/**
+ * A free port below Linux's ephemeral range (32768+), so outgoing connections of parallel tests
+ * cannot grab it between now and the server binding it. The dev server also binds port + 1000
+ * (its HTTP API), so both must be free.
+ */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 9000);
+    if (taken.has(port) || taken.has(port + 1000)) continue;
+    if ((await canListen(port)) && (await canListen(port + 1000))) {
+      taken.add(port);
+      taken.add(port + 1000);
+      return port;
+    }
+  }
 }
 
 interface Started {
