@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../db/database.js';
 import type { SyncSettings } from '../domain/crm-plan.js';
+import { createCatalogActivities } from './catalog.js';
 import { createCrmActivities } from './crm.js';
 import type { CrmAdapter } from './crm/types.js';
 import { createDiagnosticsActivities } from './diagnostics.js';
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStripeActivities(deps),
     ...createSyncRecordActivities({ db: deps.db, provider: deps.crm.provider, settings: deps.settings, crmTaskQueue: deps.crmTaskQueue }),
     ...createCrmActivities(deps),
+    ...createCatalogActivities(deps),
   };
 }
 

@@ -44,6 +44,8 @@ export type CustomerEventPayload =
   | { kind: 'discount'; discount: DiscountSnapshot | null; discountId: string; subscriptionId: string | null; deleted: boolean }
   | { kind: 'payment_method'; paymentMethod: PaymentMethodSnapshot; attached: boolean }
   | { kind: 'timeline'; timeline: TimelineEntry }
+  /** A product was renamed (sent by the catalog workflow to customers on it). */
+  | { kind: 'product'; productId: string; name: string }
   /** Acknowledged and deduplicated, but carrying nothing the CRM shows (invoice.upcoming, payment_intent.*). */
   | { kind: 'other' };
 

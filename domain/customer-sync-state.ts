@@ -220,6 +220,13 @@ export function applyCustomerEvent(state: CustomerSyncState, event: CustomerEven
       }
       break;
     }
+    case 'product':
+      if (gate(`product:${payload.productId}`)) {
+        const billing = withProductName(next.billing, payload.productId, payload.name);
+        if (billing === next.billing) outcome = 'ignored';
+        next.billing = billing;
+      }
+      break;
     case 'other':
       outcome = 'ignored';
       break;

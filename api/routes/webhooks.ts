@@ -6,7 +6,8 @@ import type { Database } from '../../db/database.js';
 import { compactCustomerEvent, type CustomerEvent } from '../../domain/customer-events.js';
 import { invalidEventReason, routeEvent, type EventRoute, type RawStripeEvent } from '../../domain/event-routing.js';
 import { SEARCH_ATTRIBUTES, TASK_QUEUES } from '../../domain/temporal-names.js';
-import { customerWorkflowId } from '../../domain/workflow-ids.js';
+import { catalogWorkflowId, customerWorkflowId } from '../../domain/workflow-ids.js';
+import type { catalogWorkflow, ProductChange } from '../../workflows/catalog.js';
 import type { customerSyncWorkflow } from '../../workflows/customer-sync.js';
 import { AuditWriter } from '../audit-writer.js';
 import { ApiError } from '../errors.js';
@@ -91,10 +92,20 @@ export function webhookRoutes(deps: WebhookDeps) {
           disposition = 'routed';
           break;
         }
-        case 'catalog':
-          await recordProduct(deps.db, accountId, event);
+        case 'catalog': {
+          const renamed = await recordProduct(deps.db, accountId, event);
+          if (renamed) {
+            handoff = deps.temporal.workflow.signalWithStart<typeof catalogWorkflow, [ProductChange]>('catalogWorkflow', {
+              workflowId: catalogWorkflowId(accountId),
+              taskQueue: deps.workflowTaskQueue ?? TASK_QUEUES.main,
+              args: [{ accountId }],
+              signal: 'productChanged',
+              signalArgs: [{ ...renamed, created: event.created, eventId: event.id }],
+            });
+          }
           disposition = 'catalog';
           break;
+        }
         case 'no-customer':
           disposition = 'no-customer';
           break;
@@ -167,14 +178,21 @@ async function rememberChargeOwner(db: Kysely<Database>, accountId: string, even
     .onConflict((oc) => oc.columns(['accountId', 'chargeId']).doNothing()).execute();
 }
 
-/** product.* and price.* keep plan names current; an older state never overwrites a newer one. */
-async function recordProduct(db: Kysely<Database>, accountId: string, event: RawStripeEvent): Promise<void> {
+/**
+ * product.* keeps plan names current; an older state never overwrites a newer one. Returns the
+ * product when this event renamed it (customers on it must hear), null otherwise.
+ */
+async function recordProduct(db: Kysely<Database>, accountId: string, event: RawStripeEvent): Promise<{ productId: string; name: string } | null> {
   const object = event.data.object as { object?: string; id?: string; name?: string; active?: boolean };
-  if (object.object !== 'product' || !object.id || typeof object.name !== 'string') return;
+  if (object.object !== 'product' || !object.id || typeof object.name !== 'string') return null;
+  const name = object.name;
   const stateAt = new Date(event.created * 1000);
+  const before = await db.selectFrom('stripeProducts').select(['name', 'stateAt']).where('accountId', '=', accountId).where('productId', '=', object.id).executeTakeFirst();
+  if (before && before.stateAt > stateAt) return null;
   await db.insertInto('stripeProducts')
-    .values({ accountId, productId: object.id, name: object.name, active: object.active !== false, stateAt })
-    .onConflict((oc) => oc.columns(['accountId', 'productId']).doUpdateSet({ name: object.name!, active: object.active !== false, stateAt })
+    .values({ accountId, productId: object.id, name, active: object.active !== false, stateAt })
+    .onConflict((oc) => oc.columns(['accountId', 'productId']).doUpdateSet({ name, active: object.active !== false, stateAt })
       .where('stripeProducts.stateAt', '<=', stateAt))
     .execute();
+  return before && before.name !== name ? { productId: object.id, name } : null;
 }

@@ -103,4 +103,18 @@ describe('real-time sync to HubSpot, end to end through the real clients', () =>
     await stack.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true });
     await eventually(async () => expect((await company(customer.id)).properties.stripe_cancel_at_period_end).toBe('true'));
   });
+
+  it('follows a product rename to every customer on that product (catalog fan-out)', async () => {
+    const product = await stack.stripe.products.create({ name: 'Growth' });
+    const price = await stack.stripe.prices.create({ currency: 'usd', unit_amount: 5000, recurring: { interval: 'month' }, product: product.id });
+    const ids: string[] = [];
+    for (const n of [1, 2]) {
+      const customer = await stack.stripe.customers.create({ name: `Renamer ${n}`, email: `r${n}@rename.example`, payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
+      await stack.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+      ids.push(customer.id);
+    }
+    for (const id of ids) await eventually(async () => expect((await company(id)).properties.stripe_plan_name).toBe('Growth'));
+    await stack.stripe.products.update(product.id, { name: 'Growth Plus' });
+    for (const id of ids) await eventually(async () => expect((await company(id)).properties.stripe_plan_name).toBe('Growth Plus'));
+  });
 });
