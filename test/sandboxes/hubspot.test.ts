@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { AssociationTypes, type Client } from '@hubspot/api-client';
 import type { Filter } from '@hubspot/api-client/lib/codegen/crm/companies/index.js';
 import type { Filter as ContactFilter } from '@hubspot/api-client/lib/codegen/crm/contacts/index.js';
@@ -11,7 +13,8 @@ import {
 import { OpenApiChecker } from '../../sandboxes/hubspot/openapi-check.js';
 
 /** HubSpot's own OpenAPI documents (see /work/shared/reference/README.md); every answer is checked against them. */
-const REFERENCE_DIR = '/work/shared/reference/hubspot';
+// shared/ sits beside the project checkout (CI lays a copy there too).
+const REFERENCE_DIR = [fileURLToPath(new URL('../../../shared/reference/hubspot', import.meta.url)), '/work/shared/reference/hubspot'].find((dir) => existsSync(dir)) ?? '/work/shared/reference/hubspot';
 
 /** The association label definitions API is not among the reference documents, so its answers cannot be checked. */
 const UNDOCUMENTED_ROUTES = [/^\/crm\/v4\/associations\/[^/]+\/[^/]+\/labels(\/\d+)?$/];
