@@ -36,6 +36,21 @@ function translate(err: unknown): never {
 export function createStripeActivities(deps: StripeActivityDeps) {
   const opts = (accountId: string) => accountRequestOptions(accountId, deps.primaryAccountId);
 
+  /**
+   * The customer with its default payment method and discount terms. A deleted customer is a stub
+   * that cannot be expanded (Stripe answers 400), so that case falls back to the plain object.
+   */
+  async function retrieveCustomer(customerId: string, options: Stripe.RequestOptions): Promise<Stripe.Customer | Stripe.DeletedCustomer> {
+    try {
+      return await deps.stripe.customers.retrieve(customerId, { expand: ['invoice_settings.default_payment_method', 'discount.source.coupon'] }, options);
+    } catch (err) {
+      if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
+      const plain = await deps.stripe.customers.retrieve(customerId, {}, options);
+      if ('deleted' in plain && plain.deleted) return plain;
+      throw err;
+    }
+  }
+
   return {
     /**
      * Reads a customer's current state: the customer, every subscription (with discount terms),
@@ -44,12 +59,14 @@ export function createStripeActivities(deps: StripeActivityDeps) {
     async fetchStripeCustomer(input: { accountId: string; customerId: string; includePayments: boolean }): Promise<{ customer: FetchedCustomer; payments: PaymentAggregates | null }> {
       try {
         const fetchedAt = Math.floor(Date.now() / 1000);
-        const raw = await deps.stripe.customers.retrieve(input.customerId, { expand: ['invoice_settings.default_payment_method'] }, opts(input.accountId));
+        const raw = await retrieveCustomer(input.customerId, opts(input.accountId));
         const customer = customerSnapshotFromStripe(raw as Stripe.Customer);
+        if ('deleted' in raw && raw.deleted) customer.deleted = true;
         const subscriptions = [];
         const discounts: DiscountSnapshot[] = [];
         if (!('deleted' in raw && raw.deleted)) {
-          for await (const sub of deps.stripe.subscriptions.list({ customer: input.customerId, status: 'all', limit: 100, expand: ['data.discounts'] }, opts(input.accountId))) {
+          // Discounts name their coupon by id: expand it, or MRR cannot apply the terms.
+          for await (const sub of deps.stripe.subscriptions.list({ customer: input.customerId, status: 'all', limit: 100, expand: ['data.discounts.source.coupon'] }, opts(input.accountId))) {
             const snapshot = subscriptionSnapshotFromStripe(sub as StripeSubscriptionInput);
             subscriptions.push(snapshot);
             for (const d of sub.discounts ?? []) {

@@ -66,6 +66,7 @@ export const CRM_FIELDS = {
   failed_payment_count: { label: 'Stripe Failed Payments', type: 'number', description: 'Failed payment attempts over the customer\'s lifetime.' },
   last_payment_failure: { label: 'Stripe Last Payment Failure', type: 'string', description: 'Decline code and message of a failure not yet followed by a successful payment.' },
   delinquent: { label: 'Stripe Delinquent', type: 'bool', description: 'Stripe marks the customer delinquent while an invoice or charge is failed and unpaid.' },
+  customer_deleted: { label: 'Stripe Customer Deleted', type: 'bool', description: 'The customer was deleted in Stripe; the CRM record stays, with its history.' },
   days_to_first_payment: { label: 'Stripe Days To First Payment', type: 'number', description: 'Whole days from customer creation to the first successful payment.' },
   discount: { label: 'Stripe Discount', type: 'string', description: 'Active discounts, e.g. "20% off (repeating, 3 months)".' },
   cancel_at_period_end: { label: 'Stripe Cancels At Period End', type: 'bool', description: 'The most relevant subscription is scheduled to end.' },

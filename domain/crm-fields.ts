@@ -100,6 +100,7 @@ export interface CrmFieldValues {
   failed_payment_count: number;
   last_payment_failure: string | null;
   delinquent: boolean;
+  customer_deleted: boolean;
   days_to_first_payment: number | null;
   discount: string | null;
   cancel_at_period_end: boolean;
@@ -307,6 +308,7 @@ export function computeCrmFields(state: CustomerBillingState, options: CrmFieldO
     failed_payment_count: payments.failedPaymentCount,
     last_payment_failure: failureText(payments),
     delinquent: customer.delinquent,
+    customer_deleted: customer.deleted,
     days_to_first_payment: firstPaymentAt !== null && customer.created !== null
       ? Math.max(0, Math.floor((firstPaymentAt - customer.created) / SECONDS_PER_DAY))
       : null,

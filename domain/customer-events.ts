@@ -38,7 +38,7 @@ export interface CustomerEvent {
 
 export type CustomerEventPayload =
   | { kind: 'customer'; customer: CustomerSnapshot }
-  /** `previous` is the subscription before this change (from `previous_attributes`); null when it is new. */
+  /** `previous` is the subscription before this change (from `previous_attributes`); null when the event carries none. */
   | { kind: 'subscription'; subscription: SubscriptionSnapshot; previous: SubscriptionSnapshot | null }
   | { kind: 'payment'; payment: PaymentSnapshot; timeline: TimelineEntry | null }
   | { kind: 'discount'; discount: DiscountSnapshot | null; discountId: string; subscriptionId: string | null; deleted: boolean }
@@ -159,11 +159,10 @@ function compactPayload(event: RawStripeEvent): CustomerEventPayload {
       const raw = object as unknown as StripeSubscriptionInput;
       const previousAttributes = event.data.previous_attributes;
       // The state before the change, so the MRR movement of this event is known whatever order events arrive in.
-      const previous = event.type === 'customer.subscription.created'
-        ? null
-        : previousAttributes
-          ? subscriptionSnapshotFromStripe({ ...raw, ...previousAttributes } as StripeSubscriptionInput)
-          : subscriptionSnapshotFromStripe(raw);
+      // Without previous_attributes (customer.subscription.deleted, created) the workflow uses what it held.
+      const previous = previousAttributes && event.type !== 'customer.subscription.created'
+        ? subscriptionSnapshotFromStripe({ ...raw, ...previousAttributes } as StripeSubscriptionInput)
+        : null;
       return { kind: 'subscription', subscription: subscriptionSnapshotFromStripe(raw), previous };
     }
     case 'invoice': {

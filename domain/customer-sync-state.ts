@@ -164,7 +164,8 @@ export function applyCustomerEvent(state: CustomerSyncState, event: CustomerEven
   switch (payload.kind) {
     case 'customer': {
       if (gate(payload.customer.id)) {
-        const customer = event.type === 'customer.deleted' ? { ...payload.customer, deleted: true } : payload.customer;
+        // A deleted customer has no usable payment method, whatever the final snapshot still names.
+        const customer = event.type === 'customer.deleted' ? { ...payload.customer, deleted: true, defaultPaymentMethod: null } : payload.customer;
         next.billing = withCustomer(next.billing, customer);
         next.customerKnown = true;
         if (customer.discount && customer.discount.duration !== null) next.discounts = { ...next.discounts, [customer.discount.id]: customer.discount };
@@ -176,9 +177,12 @@ export function applyCustomerEvent(state: CustomerSyncState, event: CustomerEven
         const withoutChange = next.billing;
         next.billing = withSubscription(next.billing, withResolvedSubscription(next, payload.subscription));
         // This event's own MRR movement: the subscription before it (from previous_attributes) against after it.
+        // Without previous_attributes, the subscription as held before this event is the "before" (none if new).
         const before = payload.previous
           ? stateMrr(withSubscription(withoutChange, withResolvedSubscription(next, payload.previous)), event.created, mrr)
-          : stateMrr(withoutSubscription(withoutChange, payload.subscription.id), event.created, mrr);
+          : withoutChange.subscriptions[payload.subscription.id]
+            ? stateMrr(withoutChange, event.created, mrr)
+            : stateMrr(withoutSubscription(withoutChange, payload.subscription.id), event.created, mrr);
         movement = { before, at: event.created };
         for (const item of payload.subscription.items) {
           if (item.price.productId && item.price.productName) next.billing = withProductName(next.billing, item.price.productId, item.price.productName);

@@ -69,7 +69,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const sandboxes = await startSandboxes({ stripe: 0, hubspot: 0, salesforce: 0 }, {
     ...options.sandboxOptions,
     // A seed of its own, so stacks in parallel test files never mint the same Stripe ids.
-    stripe: { seed: randomBytes(4).readUInt32LE(), ...options.sandboxOptions?.stripe },
+    // Stripe delivers webhooks in parallel; several in flight keep a slow moment from building a backlog.
+    stripe: { seed: randomBytes(4).readUInt32LE(), webhooks: { concurrency: 8 }, ...options.sandboxOptions?.stripe },
     salesforce: { customFields: salesforceDemoFields(config.crm.mode), ...options.sandboxOptions?.salesforce },
   });
   // Workflow ids embed the account: one per stack keeps parallel stacks on one Temporal server apart.

@@ -8,6 +8,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -104,7 +105,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   // Dead letters this workflow recorded and has not yet written through; all resolve on the next success.
   let openDeadLetters: string[] = carried?.openDeadLetters ?? [];
   let attempted: Array<{ operation: string; input: unknown }> = [];
-  let syncState: SyncStateName = lastError ? 'dead-lettered' : 'pending';
+  // A continued run that carried nothing unwritten is as synced as the run before it.
+  let syncState: SyncStateName = lastError ? 'dead-lettered' : carried && !carried.state.dirty && inbox.length === 0 ? 'synced' : 'pending';
   let retryRequested = false;
   let resyncRequested: 'none' | 'quick' | 'full' = 'none';
   let roundsCompleted = 0;
@@ -160,7 +162,9 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
 
   for (;;) {
     await condition(() => inbox.length > 0 || retryRequested || resyncRequested !== 'none' || (state.dirty && syncState !== 'dead-lettered') || workflowInfo().continueAsNewSuggested);
-    if (workflowInfo().continueAsNewSuggested && inbox.length === 0 && !state.dirty && resyncRequested === 'none') {
+    // Continue as new between rounds: everything applied has been written (or dead-lettered) and no
+    // resync is waiting. Events still in the inbox travel in the new run's input.
+    if (workflowInfo().continueAsNewSuggested && (!state.dirty || syncState === 'dead-lettered') && resyncRequested === 'none') {
       await condition(allHandlersFinished);
       return continueAsNew<typeof customerSyncWorkflow>({
         accountId, customerId,
@@ -174,6 +178,10 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
 
     const round = roundsRequested;
     const full = takeResyncRequest() === 'full';
+    // A full resync rewrites every record, not only what changed since our last write: the CRM itself
+    // may have drifted (edited or deleted records), which is what reconciliation repairs this way.
+    // Patched, so histories recorded before this rule replay as they ran.
+    if (full && patched('full-resync-rewrites-crm')) written = { fields: null, contactEmail: null, deals: {} };
     if (retryRequested) {
       retryRequested = false;
       syncState = 'pending';
@@ -188,6 +196,9 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
 
     try {
       const reasons = missingInformation(state);
+      // A full resync also forgets what was last written, so every field is written again: it
+      // repairs a CRM value someone changed by hand, which comparing with our own last write cannot see.
+      if (full) written = { fields: null, contactEmail: null, deals: {} };
       if (full || fullFetchNeeded || reasons.length > 0) {
         const fetched = await stripe.fetchStripeCustomer.executeWithOptions(
           { summary: full || fullFetchNeeded ? 'Read the customer\'s full state from Stripe' : `Refetch from Stripe: ${reasons.join('; ')}` },

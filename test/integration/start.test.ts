@@ -100,6 +100,8 @@ describe('npm start (the whole local stack)', () => {
     SANDBOX_STRIPE_PORT: String(ports.stripe),
     SANDBOX_HUBSPOT_PORT: String(ports.hubspot),
     SANDBOX_SALESFORCE_PORT: String(ports.salesforce),
+    // In-flight demo writes get a short grace on stop; the default 30 s is for production.
+    WORKER_SHUTDOWN_GRACE_SECONDS: '3',
     DATA_DIR: dataDir,
   });
 
@@ -122,7 +124,7 @@ describe('npm start (the whole local stack)', () => {
     else started.child.kill('SIGTERM');
     await started.exited;
     // npm may exit before its grandchildren finish stopping; their output still arrives on the pipe.
-    await waitFor(started, /^stopped$/m, 30_000, false);
+    await waitFor(started, /^stopped$/m, 60_000, false);
     // Give the process table a moment: npm can exit a beat before its last grandchild is reaped.
     for (let i = 0; i < 20 && processesMentioning(dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
     expect(processesMentioning(dataDir)).toEqual([]);

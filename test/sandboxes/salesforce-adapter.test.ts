@@ -70,6 +70,7 @@ const FIELDS: CrmFieldValues = {
   failed_payment_count: 0,
   last_payment_failure: null,
   delinquent: false,
+  customer_deleted: false,
   days_to_first_payment: 0,
   discount: '20% off (repeating, 3 months)',
   cancel_at_period_end: false,
@@ -501,6 +502,7 @@ describe('provision', () => {
         'Account.Stripe_Last_Payment_Amount__c ("Stripe Last Payment Amount"): Number(15, 3)',
         'Account.Stripe_Failed_Payment_Count__c ("Stripe Failed Payments"): Number(18, 0)',
         'Account.Stripe_Last_Payment_Failure__c ("Stripe Last Payment Failure"): Text(255)',
+        'Account.Stripe_Customer_Deleted__c ("Stripe Customer Deleted"): Checkbox',
         'Account.Stripe_Days_To_First_Payment__c ("Stripe Days To First Payment"): Number(18, 0)',
         'Account.Stripe_Discount__c ("Stripe Discount"): Text(255)',
         'Account.Stripe_Cancel_At_Period_End__c ("Stripe Cancels At Period End"): Checkbox',
@@ -513,7 +515,7 @@ describe('provision', () => {
         'Opportunity.Stripe_Subscription_Status__c ("Stripe Subscription Status"): Text(255)',
       ]);
       const printed = formatSalesforceProvisionReport(report);
-      expect(printed.split('\n')[0]).toBe('Salesforce: 24 of 26 custom fields the sync writes are missing or need changes.');
+      expect(printed.split('\n')[0]).toBe('Salesforce: 25 of 27 custom fields the sync writes are missing or need changes.');
       expect(printed).toContain('\n  - Opportunity.Stripe_Subscription_ID__c ("Stripe Subscription ID"): Text(255), External ID, Unique');
     } finally {
       await partial.close();
