@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import {
+  companyDomainOf,
+  DEFAULT_IDENTITY_OPTIONS,
+  jaroWinkler,
+  matchCustomer,
+  normalizeCompanyName,
+  normalizeEmail,
+  type CrmCandidate,
+} from '../../domain/identity.js';
+
+describe('normalisation', () => {
+  it.each([
+    [' Ada@Example.COM ', false, 'ada@example.com'],
+    ['ada+billing@example.com', false, 'ada+billing@example.com'],
+    ['ada+billing@example.com', true, 'ada@example.com'],
+    ['not-an-email', false, null],
+    ['@example.com', false, null],
+    [null, false, null],
+  ])('normalizeEmail(%j, plus=%s) = %j', (email, plus, expected) => expect(normalizeEmail(email, plus)).toBe(expected));
+
+  it.each([
+    ['ada@acme.io', 'acme.io'],
+    ['ada@GMAIL.com', null],
+    ['x@mailinator.com', null],
+    [null, null],
+  ])('companyDomainOf(%j) = %j', (email, domain) => expect(companyDomainOf(email)).toBe(domain));
+
+  it.each([
+    ['Acme, Inc.', 'acme'],
+    ['ACME Corporation', 'acme'],
+    ['The Acme Company LLC', 'acme'],
+    ['Müller GmbH', 'muller'],
+    ['Smith & Sons Ltd', 'smith and sons'],
+    ['Inc', 'inc'],
+    [null, ''],
+  ])('normalizeCompanyName(%j) = %j', (name, expected) => expect(normalizeCompanyName(name)).toBe(expected));
+
+  it.each([
+    ['martha', 'marhta', 0.961],
+    ['dwayne', 'duane', 0.84],
+    ['dixon', 'dicksonx', 0.813],
+    ['acme', 'acme', 1],
+    ['', 'acme', 0],
+  ])('jaroWinkler(%j, %j) ≈ %d', (a, b, expected) => expect(jaroWinkler(a, b)).toBeCloseTo(expected, 3));
+});
+
+const record = (recordId: string, overrides: Partial<CrmCandidate> = {}): CrmCandidate => ({ recordId, stripeCustomerId: null, emails: [], domain: null, name: null, ...overrides });
+const customer = { id: 'cus_1', email: 'ada@acme.io', name: 'Acme Inc' };
+
+describe('matchCustomer', () => {
+  it.each([
+    ['a record carrying the Stripe id', [record('1', { stripeCustomerId: 'cus_1' }), record('2', { emails: ['ada@acme.io'] })], { kind: 'link', recordId: '1', method: 'external-id' }],
+    ['two records carrying the Stripe id (duplicates)', [record('1', { stripeCustomerId: 'cus_1' }), record('2', { stripeCustomerId: 'cus_1' })], { kind: 'review', reason: 'duplicate-records' }],
+    ['one exact email', [record('7', { emails: ['ADA@acme.io'] })], { kind: 'link', recordId: '7', method: 'email' }],
+    ['two records with the email', [record('7', { emails: ['ada@acme.io'] }), record('8', { emails: ['ada@acme.io'] })], { kind: 'review', reason: 'several-email-matches' }],
+    ['an email owned by another Stripe customer', [record('7', { emails: ['ada@acme.io'], stripeCustomerId: 'cus_other' })], { kind: 'create' }],
+    ['domain plus a suffix variant of the name', [record('3', { domain: 'www.acme.io', name: 'ACME Corporation' })], { kind: 'link', recordId: '3', method: 'domain-name' }],
+    ['domain plus a typo in the name', [record('3', { domain: 'acme.io', name: 'Acme Inc' }), record('4', { domain: 'acme.io', name: 'Acmee' })], { kind: 'review', reason: 'duplicate-records' }],
+    ['domain with an unrelated name', [record('3', { domain: 'acme.io', name: 'Zebra Logistics' })], { kind: 'create' }],
+    ['duplicate companies with the same domain and name', [record('3', { domain: 'acme.io', name: 'Acme' }), record('4', { domain: 'acme.io', name: 'Acme Inc.' })], { kind: 'review', reason: 'duplicate-records' }],
+    ['no candidate at all', [], { kind: 'create' }],
+  ])('%s', (_name, candidates, expected) => {
+    expect(matchCustomer(customer, candidates)).toMatchObject(expected);
+  });
+
+  it('sends a nameless customer at a known domain to review instead of creating a duplicate', () => {
+    const nameless = { id: 'cus_4', email: 'new.person@acme.io', name: null };
+    expect(matchCustomer(nameless, [record('3', { domain: 'acme.io', name: 'Acme' })])).toMatchObject({ kind: 'review', reason: 'ambiguous-name', candidates: [{ recordId: '3' }] });
+  });
+
+  it('never matches free-mail customers on domain', () => {
+    const gmail = { id: 'cus_2', email: 'someone@gmail.com', name: 'Acme' };
+    expect(matchCustomer(gmail, [record('3', { domain: 'gmail.com', name: 'Acme' })])).toEqual({ kind: 'create' });
+  });
+
+  it.each([
+    ['review', { kind: 'review', reason: 'no-candidate', candidates: [] }],
+    ['unlinked', { kind: 'unlinked' }],
+  ] as const)('applies the %s policy when nothing matches', (policy, expected) => {
+    expect(matchCustomer(customer, [], { ...DEFAULT_IDENTITY_OPTIONS, noCandidate: policy })).toEqual(expected);
+  });
+
+  it('matches plus-addressed emails only where configured', () => {
+    const plus = { id: 'cus_3', email: 'ada+stripe@acme.io', name: null };
+    const candidates = [record('9', { emails: ['ada@acme.io'] })];
+    expect(matchCustomer(plus, candidates)).toEqual({ kind: 'create' });
+    expect(matchCustomer(plus, candidates, { ...DEFAULT_IDENTITY_OPTIONS, plusAddressing: true })).toMatchObject({ kind: 'link', recordId: '9', method: 'email' });
+  });
+});
