@@ -31,5 +31,9 @@ export function createCrmActivities(deps: { crm: CrmAdapter }) {
     crmUpsertContact: (input: ContactInput) => call('upsert contact', () => deps.crm.upsertContact(input)),
     crmUpsertDeals: (input: DealsInput) => call('upsert deals', () => deps.crm.upsertDeals(input)),
     crmWriteTimeline: (input: TimelineInput) => call('write timeline', () => deps.crm.writeTimeline(input)),
+    crmFindAccountCandidates: (input: { customerId: string; email: string | null; domain: string | null }) =>
+      call('find candidate records', () => deps.crm.findAccountCandidates(input)),
+    crmReadAccount: (input: { customerId: string }) => call('read record', () => deps.crm.readAccount(input.customerId)),
+    crmClaimAccount: (input: { recordId: string; customerId: string | null }) => call('claim record', () => deps.crm.claimAccount(input)),
   };
 }

@@ -2,10 +2,13 @@ import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../db/database.js';
 import type { SyncSettings } from '../domain/crm-plan.js';
+import { createBackfillActivities } from './backfill.js';
 import { createCatalogActivities } from './catalog.js';
 import { createCrmActivities } from './crm.js';
+import { createIdentityActivities } from './identity.js';
 import type { CrmAdapter } from './crm/types.js';
 import { createDiagnosticsActivities } from './diagnostics.js';
+import { createReconciliationActivities } from './reconciliation.js';
 import { createStripeActivities } from './stripe.js';
 import { createSyncRecordActivities } from './sync-records.js';
 
@@ -18,6 +21,10 @@ export interface ActivityDeps {
   settings: SyncSettings;
   /** The queue the CRM worker polls; workflows send CRM activities there. */
   crmTaskQueue: string;
+  /** CRM_RATE_LIMIT_PER_SECOND, for the backfill's estimates (default: the config default, 19). */
+  crmRateLimitPerSecond?: number;
+  /** SALESFORCE_BULK_THRESHOLD (default 10,000). */
+  salesforceBulkThreshold?: number;
 }
 
 /** Builds every activity from its dependencies; no module-level clients. */
@@ -27,7 +34,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createStripeActivities(deps),
     ...createSyncRecordActivities({ db: deps.db, provider: deps.crm.provider, settings: deps.settings, crmTaskQueue: deps.crmTaskQueue }),
     ...createCrmActivities(deps),
+    ...createIdentityActivities(deps),
     ...createCatalogActivities(deps),
+    ...createReconciliationActivities(deps),
+    ...createBackfillActivities({ ...deps, crmRateLimitPerSecond: deps.crmRateLimitPerSecond ?? 19, salesforceBulkThreshold: deps.salesforceBulkThreshold ?? 10_000 }),
   };
 }
 

@@ -15,6 +15,8 @@ export interface RecordSyncResultInput {
   resolvedDeadLetterIds: string[];
   writes: string[];
   round: number;
+  /** How the CRM record was found: external-id, email, domain-name, review, created, unlinked. */
+  matchMethod: string;
 }
 
 export interface DeadLetterInput {
@@ -47,7 +49,7 @@ export function createSyncRecordActivities(deps: { db: Kysely<Database>; provide
           companyId: input.links.accountId,
           contactId: input.links.contactId,
           dealIds: JSON.stringify(input.links.dealIds),
-          matchMethod: 'external-id',
+          matchMethod: input.matchMethod,
           productIds: input.productIds,
           stripeStateAt,
           lastSyncedAt: now,
@@ -57,6 +59,7 @@ export function createSyncRecordActivities(deps: { db: Kysely<Database>; provide
           contactId: eb.ref('excluded.contactId'),
           dealIds: eb.ref('excluded.dealIds'),
           productIds: eb.ref('excluded.productIds'),
+          matchMethod: eb.ref('excluded.matchMethod'),
           // Never move the recorded Stripe state age backwards (a backfill may have written newer).
           stripeStateAt: sql`greatest(crm_links.stripe_state_at, excluded.stripe_state_at)`,
           lastSyncedAt: eb.ref('excluded.lastSyncedAt'),

@@ -30,6 +30,15 @@ const positiveNumber = (fallback: number) =>
       .pipe(z.number().positive({ message: 'must be greater than 0' })),
   );
 const port = (fallback: number) => int(fallback, 1, 65535);
+const score = (fallback: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, { message: 'must be a score between 0 and 1' })
+      .optional()
+      .transform((v) => (v === undefined ? fallback : Number(v))),
+  );
 const url = (protocols: string[], what: string) =>
   z.preprocess(
     emptyToUndefined,
@@ -44,6 +53,16 @@ const url = (protocols: string[], what: string) =>
       }, { message: `must be a ${what} URL (${protocols.map((p) => `${p}//`).join(' or ')}...)` })
       .optional(),
   );
+const TIME_OF_DAY = /^([01]?\d|2[0-3]):[0-5]\d$/;
+const DAY_AND_TIME = /^(monday|tuesday|wednesday|thursday|friday|saturday|sunday) ([01]?\d|2[0-3]):[0-5]\d$/i;
+const validTimeZone = (zone: string) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
 const envSchema = z.object({
   PORT: port(3000),
   HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
@@ -91,11 +110,23 @@ const envSchema = z.object({
   MRR_DISCOUNTS: z.preprocess(emptyToUndefined, z.enum(['apply', 'ignore']).default('apply')),
   CRM_FIELD_MAPPING: optionalString,
   SYNC_DEBOUNCE_MS: int(250, 0, 60_000),
+  IDENTITY_NO_CANDIDATE: z.preprocess(emptyToUndefined, z.enum(['create', 'review', 'unlinked']).default('create')),
+  IDENTITY_PLUS_ADDRESSING: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).default('false')),
+  IDENTITY_AUTO_LINK_SCORE: score(0.94),
+  IDENTITY_REVIEW_SCORE: score(0.85),
   HUBSPOT_ACCESS_TOKEN: optionalString,
   HUBSPOT_BASE_URL: url(['http:', 'https:'], 'HTTP(S)'),
   SALESFORCE_INSTANCE_URL: url(['http:', 'https:'], 'HTTP(S)'),
   SALESFORCE_ACCESS_TOKEN: optionalString,
   SALESFORCE_API_VERSION: z.preprocess(emptyToUndefined, z.string().regex(/^\d+\.\d$/, { message: 'must look like 62.0' }).default('62.0')),
+  SALESFORCE_BULK_THRESHOLD: int(10_000, 0, 1_000_000_000),
+
+  RECONCILIATION_SCHEDULES: z.preprocess(emptyToUndefined, z.enum(['on', 'off']).default('on')),
+  RECONCILIATION_MODE: z.preprocess(emptyToUndefined, z.enum(['report', 'repair']).default('report')),
+  RECONCILIATION_TIMEZONE: z.preprocess(emptyToUndefined, z.string().refine(validTimeZone, { message: 'must be an IANA time zone, e.g. Europe/Paris' }).default('UTC')),
+  RECONCILIATION_DAILY_AT: z.preprocess(emptyToUndefined, z.string().regex(TIME_OF_DAY, { message: 'must be HH:MM, e.g. 03:00' }).default('03:00')),
+  RECONCILIATION_WEEKLY_AT: z.preprocess(emptyToUndefined, z.string().regex(DAY_AND_TIME, { message: 'must be a weekday and HH:MM, e.g. sunday 04:00' }).default('sunday 04:00')),
+  RECONCILIATION_DUPLICATES_AT: z.preprocess(emptyToUndefined, z.string().regex(DAY_AND_TIME, { message: 'must be a weekday and HH:MM, e.g. saturday 05:00' }).default('saturday 05:00')),
 
   SANDBOX_STRIPE_PORT: port(12111),
   SANDBOX_HUBSPOT_PORT: port(12112),
@@ -153,12 +184,41 @@ export interface Config {
     /** Path of a JSON file overriding CRM field names. */
     fieldMappingPath?: string;
     hubspot: { accessToken?: string; baseUrl?: string };
-    salesforce: { instanceUrl?: string; accessToken?: string; apiVersion: string };
+    salesforce: {
+      instanceUrl?: string;
+      accessToken?: string;
+      apiVersion: string;
+      /** Backfills larger than this many records write through Bulk API 2.0 instead of collections; 0 never. */
+      bulkThreshold: number;
+    };
   };
   sync: { debounceMs: number };
+  /** Matching Stripe customers to existing CRM records (see domain/identity.ts). */
+  identity: { noCandidate: 'create' | 'review' | 'unlinked'; plusAddressing: boolean; autoLinkScore: number; reviewScore: number };
+  /** Scheduled reconciliation (Temporal Schedules created or updated at start). */
+  reconciliation: {
+    schedules: boolean;
+    mode: 'report' | 'repair';
+    /** IANA zone the times below are in. */
+    timezone: string;
+    daily: { hour: number; minute: number };
+    weekly: { day: Weekday; hour: number; minute: number };
+    duplicates: { day: Weekday; hour: number; minute: number };
+  };
   sandboxes: { stripePort: number; hubspotPort: number; salesforcePort: number };
   /** True when no Stripe key and no CRM credentials are configured: `npm start` runs the demo on the sandboxes. */
   demo: boolean;
+}
+
+export type Weekday = 'MONDAY' | 'TUESDAY' | 'WEDNESDAY' | 'THURSDAY' | 'FRIDAY' | 'SATURDAY' | 'SUNDAY';
+
+function timeOfDay(text: string): { hour: number; minute: number } {
+  const [hour, minute] = text.slice(-5).trim().split(':').map(Number);
+  return { hour: hour ?? 0, minute: minute ?? 0 };
+}
+
+function dayAndTime(text: string): { day: Weekday; hour: number; minute: number } {
+  return { day: text.split(' ')[0]!.toUpperCase() as Weekday, ...timeOfDay(text.split(' ')[1]!) };
 }
 
 export class ConfigError extends Error {
@@ -203,6 +263,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.STRIPE_API_KEY && e.STRIPE_WEBHOOK_SECRETS.length === 0) {
     problems.push({ variable: 'STRIPE_WEBHOOK_SECRETS', message: 'required when STRIPE_API_KEY is set: webhooks cannot be verified without a signing secret' });
+  }
+  if (e.IDENTITY_REVIEW_SCORE > e.IDENTITY_AUTO_LINK_SCORE) {
+    problems.push({ variable: 'IDENTITY_REVIEW_SCORE', message: 'must not exceed IDENTITY_AUTO_LINK_SCORE' });
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -255,9 +318,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ...(e.SALESFORCE_INSTANCE_URL ? { instanceUrl: e.SALESFORCE_INSTANCE_URL } : {}),
         ...(e.SALESFORCE_ACCESS_TOKEN ? { accessToken: e.SALESFORCE_ACCESS_TOKEN } : {}),
         apiVersion: e.SALESFORCE_API_VERSION,
+        bulkThreshold: e.SALESFORCE_BULK_THRESHOLD,
       },
     },
     sync: { debounceMs: e.SYNC_DEBOUNCE_MS },
+    identity: {
+      noCandidate: e.IDENTITY_NO_CANDIDATE,
+      plusAddressing: e.IDENTITY_PLUS_ADDRESSING === 'true',
+      autoLinkScore: e.IDENTITY_AUTO_LINK_SCORE,
+      reviewScore: e.IDENTITY_REVIEW_SCORE,
+    },
+    reconciliation: {
+      schedules: e.RECONCILIATION_SCHEDULES === 'on',
+      mode: e.RECONCILIATION_MODE,
+      timezone: e.RECONCILIATION_TIMEZONE,
+      daily: timeOfDay(e.RECONCILIATION_DAILY_AT),
+      weekly: dayAndTime(e.RECONCILIATION_WEEKLY_AT),
+      duplicates: dayAndTime(e.RECONCILIATION_DUPLICATES_AT),
+    },
     sandboxes: { stripePort: e.SANDBOX_STRIPE_PORT, hubspotPort: e.SANDBOX_HUBSPOT_PORT, salesforcePort: e.SANDBOX_SALESFORCE_PORT },
     demo: !e.STRIPE_API_KEY && !e.HUBSPOT_ACCESS_TOKEN && !e.SALESFORCE_ACCESS_TOKEN,
   };

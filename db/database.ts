@@ -1,4 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { IdentityTables } from './identity-tables.js';
+import type { BackfillRecordTable, BackfillRunTable } from './backfill-tables.js';
+import type { ReconciliationTables } from './reconciliation-tables.js';
 
 /** Timestamps are written as Date and read back as Date (pg and PGlite both parse timestamptz). */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -74,12 +77,14 @@ export interface StripeProductTable {
   stateAt: Timestamp;
 }
 
-export interface Database {
+export interface Database extends ReconciliationTables, IdentityTables {
   stripeEvents: StripeEventTable;
   crmLinks: CrmLinkTable;
   deadLetters: DeadLetterTable;
   stripeChargeOwners: StripeChargeOwnerTable;
   stripeProducts: StripeProductTable;
+  backfillRuns: BackfillRunTable;
+  backfillRecords: BackfillRecordTable;
 }
 
 export type StripeEvent = Selectable<StripeEventTable>;

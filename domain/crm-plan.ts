@@ -5,6 +5,7 @@ import { computeSubscriptionMrr } from './mrr.js';
 import { toMajorUnits } from './money.js';
 import type { CustomerSyncState } from './customer-sync-state.js';
 import type { TimelineEntry } from './customer-events.js';
+import type { IdentityOptions } from './identity.js';
 import { toIsoDate } from './time.js';
 
 /**
@@ -22,6 +23,9 @@ export interface CrmLinks {
 export interface LastWritten {
   fields: CrmFieldValues | null;
   contactEmail: string | null;
+  /** Shared company fields as we last wrote them (ownership: a CRM edit since then wins). */
+  name?: string | null;
+  domain?: string | null;
   /** subscription id → a fingerprint of the deal as last written */
   deals: Record<string, string>;
 }
@@ -30,6 +34,7 @@ export interface SyncSettings {
   mode: 'b2b' | 'b2c';
   mrr: MrrSettings;
   debounceMs: number;
+  identity: IdentityOptions;
 }
 
 export interface PlannedDeal {

@@ -198,3 +198,22 @@ export function matchCustomer(customer: IdentityCustomer, candidates: readonly C
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** One field both sides may edit (company name and domain): whose value stands. */
+export interface SharedFieldDecision {
+  write: boolean;
+  /** Set when Stripe and the CRM disagree: logged, whichever wins. */
+  conflict: { winner: 'stripe' | 'crm'; rule: 'empty-in-crm' | 'unchanged-since-our-write' | 'edited-in-crm' } | null;
+}
+
+/**
+ * Shared fields are written to the CRM only when empty there, or still equal to the value we last
+ * wrote — so a person's edit in the CRM survives. Never written the other way (no reverse sync).
+ */
+export function decideSharedField(stripeValue: string | null, crmValue: string | null, lastWritten: string | null): SharedFieldDecision {
+  const norm = (v: string | null) => (v ?? '').trim();
+  if (norm(stripeValue) === '' || norm(stripeValue) === norm(crmValue)) return { write: false, conflict: null };
+  if (norm(crmValue) === '') return { write: true, conflict: null };
+  if (lastWritten !== null && norm(crmValue) === norm(lastWritten)) return { write: true, conflict: { winner: 'stripe', rule: 'unchanged-since-our-write' } };
+  return { write: false, conflict: { winner: 'crm', rule: 'edited-in-crm' } };
+}

@@ -10,6 +10,7 @@ import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { startSandboxes } from '../sandboxes/start-all.js';
 import { connectWorker, createWorkers } from '../workers/create-workers.js';
+import { ensureReconciliationSchedules } from '../workers/reconciliation-schedules.js';
 import { createServiceClients, endpointsFromConfig, syncSettings, type ServiceEndpoints } from '../workers/services.js';
 import { startDemo } from './demo.js';
 import { salesforceDemoFields } from './demo-salesforce.js';
@@ -132,6 +133,7 @@ try {
   const connection = await Connection.connect(options);
   cleanups.push({ name: 'client connection', run: () => connection.close() });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  await ensureReconciliationSchedules(temporal, config, { accountId: endpoints.stripe.accountId });
   const stripeDeps: AppDeps['stripe'] = {
     secrets: [...endpoints.stripe.webhookSecrets],
     primaryAccountId: endpoints.stripe.accountId,

@@ -55,6 +55,8 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
     primaryAccountId: deps.endpoints.stripe.accountId,
     crm: deps.clients.crm,
     settings: deps.endpoints.settings,
+    crmRateLimitPerSecond: deps.config.crm.rateLimitPerSecond,
+    salesforceBulkThreshold: deps.config.crm.salesforce.bulkThreshold,
   });
   const common = {
     connection: deps.connection,

@@ -1,8 +1,10 @@
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config/index.js';
 import { openDatabase } from '../db/connect.js';
 import { connectWorker, createWorkers, runWorkers } from './create-workers.js';
+import { ensureReconciliationSchedules } from './reconciliation-schedules.js';
 import { createServiceClients, endpointsFromConfig } from './services.js';
 
 // Production worker entry point (`npm run worker`, built JavaScript). SIGINT/SIGTERM start a
@@ -21,6 +23,7 @@ const handle = await openDatabase({
 const connection = await connectWorker(config);
 try {
   const workers = await createWorkers({ config, connection, db: handle.db, databaseKind: handle.kind, endpoints, clients });
+  await ensureReconciliationSchedules(new Client({ connection, namespace: config.temporal.namespace }), config, { accountId: endpoints.stripe.accountId });
   console.log(`worker polling ${workers.map((w) => w.options.taskQueue).join(', ')} on ${config.temporal.address ?? 'localhost:7233'}/${config.temporal.namespace}`);
   await runWorkers(workers);
   console.log('worker stopped');

@@ -40,7 +40,7 @@ export async function endpointsFromConfig(config: Config): Promise<ServiceEndpoi
 }
 
 export function syncSettings(config: Config): SyncSettings {
-  return { mode: config.crm.mode, mrr: { discounts: config.crm.mrrDiscounts }, debounceMs: config.sync.debounceMs };
+  return { mode: config.crm.mode, mrr: { discounts: config.crm.mrrDiscounts }, debounceMs: config.sync.debounceMs, identity: config.identity };
 }
 
 export interface ServiceClients {

@@ -8,7 +8,6 @@ import {
   defineSignal,
   defineUpdate,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -19,6 +18,7 @@ import {
 import type * as activityModule from '../activities/index.js';
 import type { CustomerEvent } from '../domain/customer-events.js';
 import { dealFingerprint, planCrmWrites, splitName, companyDomain, type CrmLinks, type LastWritten } from '../domain/crm-plan.js';
+import { companyDomainOf, decideSharedField, matchCustomer, type MatchMethod } from '../domain/identity.js';
 import {
   applyCustomerEvent,
   applyFetchedCustomer,
@@ -42,8 +42,21 @@ export const adminRetrySignal = defineSignal<[{ deadLetterId?: string }]>('admin
 export const syncStatusQuery = defineQuery<SyncStatus>('syncStatus');
 /** Resync now (re-reading Stripe when `full`), returning once the CRM has been written. */
 export const resyncUpdate = defineUpdate<SyncStatus, [{ full?: boolean }]>('resync');
+/** A person resolved this customer's identity review: link to a record, create a new one, or leave it unlinked. */
+export const reviewResolvedSignal = defineSignal<[ReviewResolution]>('reviewResolved');
 
-export type SyncStateName = 'pending' | 'synced' | 'retrying' | 'dead-lettered';
+/** A person links this customer to another CRM record, or unlinks it (`recordId: null`). Audited. */
+export const relinkSignal = defineSignal<[{ recordId: string | null }]>('relink');
+
+export type ReviewResolution = { reviewId: string } & ({ action: 'link'; recordId: string } | { action: 'create' } | { action: 'ignore' });
+
+export type SyncStateName = 'pending' | 'synced' | 'retrying' | 'dead-lettered' | 'awaiting-review' | 'unlinked';
+
+/** How this customer's CRM record was found (carried across continue-as-new). */
+export interface IdentityState {
+  method: MatchMethod | 'unlinked' | 'manual' | null;
+  reviewId: string | null;
+}
 
 export interface SyncStatus {
   accountId: string;
@@ -52,6 +65,7 @@ export interface SyncStatus {
   links: CrmLinks;
   lastSyncAt: string | null;
   lastError: { message: string; type: string; deadLetterId: string | null; at: string } | null;
+  identity: IdentityState;
   pendingEvents: number;
   pendingTimeline: number;
   eventsApplied: number;
@@ -70,6 +84,7 @@ export interface CustomerSyncInput {
     lastError: SyncStatus['lastError'];
     eventsApplied: number;
     openDeadLetters: string[];
+    identity: IdentityState;
   };
 }
 
@@ -105,6 +120,9 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   // Dead letters this workflow recorded and has not yet written through; all resolve on the next success.
   let openDeadLetters: string[] = carried?.openDeadLetters ?? [];
   let attempted: Array<{ operation: string; input: unknown }> = [];
+  let identity: IdentityState = carried?.identity ?? { method: null, reviewId: null };
+  let reviewResolution: ReviewResolution | null = null;
+  let relinkTo: { recordId: string | null } | null = null;
   // A continued run that carried nothing unwritten is as synced as the run before it.
   let syncState: SyncStateName = lastError ? 'dead-lettered' : carried && !carried.state.dirty && inbox.length === 0 ? 'synced' : 'pending';
   let retryRequested = false;
@@ -114,7 +132,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   let fullFetchNeeded = !carried;
 
   const status = (): SyncStatus => ({
-    accountId, customerId, state: syncState, links, lastSyncAt, lastError,
+    accountId, customerId, state: syncState, links, lastSyncAt, lastError, identity,
     pendingEvents: inbox.length, pendingTimeline: state.pendingTimeline.length, eventsApplied,
   });
 
@@ -126,6 +144,12 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     if (deadLetterId && !openDeadLetters.includes(deadLetterId)) openDeadLetters = [...openDeadLetters, deadLetterId];
   });
   setHandler(syncStatusQuery, status);
+  setHandler(relinkSignal, (request) => {
+    relinkTo = request;
+  });
+  setHandler(reviewResolvedSignal, (resolution) => {
+    if (resolution.reviewId === identity.reviewId) reviewResolution = resolution;
+  });
   setHandler(resyncUpdate, async ({ full }) => {
     resyncRequested = full || resyncRequested === 'full' ? 'full' : 'quick';
     const target = ++roundsRequested;
@@ -161,14 +185,14 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   updateVisibility();
 
   for (;;) {
-    await condition(() => inbox.length > 0 || retryRequested || resyncRequested !== 'none' || (state.dirty && syncState !== 'dead-lettered') || workflowInfo().continueAsNewSuggested);
+    await condition(() => inbox.length > 0 || relinkTo !== null || retryRequested || resyncRequested !== 'none' || (state.dirty && syncState !== 'dead-lettered') || workflowInfo().continueAsNewSuggested);
     // Continue as new between rounds: everything applied has been written (or dead-lettered) and no
     // resync is waiting. Events still in the inbox travel in the new run's input.
     if (workflowInfo().continueAsNewSuggested && (!state.dirty || syncState === 'dead-lettered') && resyncRequested === 'none') {
       await condition(allHandlersFinished);
       return continueAsNew<typeof customerSyncWorkflow>({
         accountId, customerId,
-        carried: { state, links, written, inbox, lastSyncAt, lastError, eventsApplied, openDeadLetters },
+        carried: { state, links, written, inbox, lastSyncAt, lastError, eventsApplied, openDeadLetters, identity },
       });
     }
 
@@ -178,10 +202,6 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
 
     const round = roundsRequested;
     const full = takeResyncRequest() === 'full';
-    // A full resync rewrites every record, not only what changed since our last write: the CRM itself
-    // may have drifted (edited or deleted records), which is what reconciliation repairs this way.
-    // Patched, so histories recorded before this rule replay as they ran.
-    if (full && patched('full-resync-rewrites-crm')) written = { fields: null, contactEmail: null, deals: {} };
     if (retryRequested) {
       retryRequested = false;
       syncState = 'pending';
@@ -217,16 +237,21 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       }
 
       try {
-        await writeToCrm(round);
+        if (relinkTo !== null) await applyRelink(relinkTo.recordId);
+        if (settings.mode === 'b2b' && !links.accountId && identity.method === null) await resolveIdentity();
+        if (identity.method !== 'unlinked') await writeToCrm(round);
+        else await recordRound(round, [], []);
       } catch (err) {
         if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'CrmRecordNotFound')) throw err;
         // Someone deleted or merged our record in the CRM: forget the links and write afresh (upserts find or recreate it).
         log.info('CRM record gone; relinking', { customerId, links });
         links = { accountId: null, contactId: null, dealIds: {} };
         written = { fields: null, contactEmail: null, deals: {} };
-        await writeToCrm(round);
+        identity = { method: null, reviewId: null };
+        if (settings.mode === 'b2b') await resolveIdentity();
+        if (identity.method !== 'unlinked') await writeToCrm(round);
       }
-      syncState = 'synced';
+      syncState = identity.method === 'unlinked' ? 'unlinked' : 'synced';
       lastError = null;
     } catch (err) {
       if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure) || !err.cause.nonRetryable) throw err;
@@ -254,14 +279,16 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     const plan = planCrmWrites(state, links, written, settings, now);
     const customer = state.billing.customer;
     const writes: string[] = [];
+    const shared = await sharedAccountFields(customer.name, companyDomain(customer.email));
     const upsertAccount = async () => {
-      const input = { customerId, name: customer.name, domain: companyDomain(customer.email), fields: plan.fields, recordId: links.accountId };
+      const input = { customerId, name: shared.name, domain: shared.domain, fields: plan.fields, recordId: links.accountId };
       attempted.push({ operation: 'upsertAccount', input });
       const result = await crm.crmUpsertAccount.executeWithOptions(
         { summary: links.accountId ? `Update account ${links.accountId}: ${plan.changedFields.join(', ') || 'link'}` : `Upsert account for ${customerId}` },
         [input],
       );
       links = { ...links, accountId: result.id };
+      written = { ...written, ...(shared.name !== null ? { name: shared.name } : {}), ...(shared.domain !== null ? { domain: shared.domain } : {}) };
       writes.push('account');
     };
     const upsertContact = async () => {
@@ -300,7 +327,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     // Records that others attach to are created first; once they exist, the remaining writes are
     // independent and run together, which keeps freshness and workflow history small.
     const parallel: Array<() => Promise<void>> = [];
-    if (plan.writeAccount) {
+    if (plan.writeAccount || (settings.mode === 'b2b' && (shared.name !== null || shared.domain !== null))) {
       if (links.accountId) parallel.push(upsertAccount);
       else await upsertAccount();
     }
@@ -312,6 +339,11 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     if (plan.timeline.length > 0) parallel.push(writeTimeline);
     await Promise.all(parallel.map((write) => write()));
     written = { ...written, fields: plan.fields, contactEmail: customer.email ?? written.contactEmail };
+    await recordRound(round, writes, timelineKeys);
+  }
+
+  /** Bookkeeping after a round: links, processed events, resolved dead letters (one local activity). */
+  async function recordRound(round: number, writes: string[], timelineKeys: string[]): Promise<void> {
     const syncedAt = new Date().toISOString();
     await local.recordSyncResult({
       accountId, customerId, links,
@@ -322,9 +354,109 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       resolvedDeadLetterIds: openDeadLetters,
       writes,
       round,
+      matchMethod: identity.method ?? 'external-id',
     });
     state = markSynced(state, timelineKeys);
     openDeadLetters = [];
     lastSyncAt = syncedAt;
+  }
+
+  /**
+   * Company name and domain are shared fields: on a new record they are written; on an existing one
+   * only when empty in the CRM or still what we last wrote, so a person's edit survives. The CRM is
+   * read only when one of them would change. Every disagreement is logged.
+   */
+  async function sharedAccountFields(name: string | null, domain: string | null): Promise<{ name: string | null; domain: string | null }> {
+    if (settings.mode !== 'b2b') return { name: null, domain: null };
+    if (!links.accountId) return { name, domain };
+    const lastName = written.name ?? null;
+    const lastDomain = written.domain ?? null;
+    if ((name ?? null) === lastName && (domain ?? null) === lastDomain) return { name: null, domain: null };
+    const record = await crm.crmReadAccount.executeWithOptions({ summary: 'Read the CRM\'s company name and domain (ownership check)' }, [{ customerId }]);
+    const crmName = record?.properties.name ?? null;
+    const crmDomain = record?.properties.domain ?? null;
+    const byName = decideSharedField(name, crmName, lastName);
+    const byDomain = decideSharedField(domain, crmDomain, lastDomain);
+    const conflicts = [
+      ...(byName.conflict ? [{ field: 'name', stripeValue: name, crmValue: crmName, ...byName.conflict }] : []),
+      ...(byDomain.conflict ? [{ field: 'domain', stripeValue: domain, crmValue: crmDomain, ...byDomain.conflict }] : []),
+    ];
+    if (conflicts.length > 0) {
+      await local.recordFieldConflicts({ accountId, customerId, provider: settings.provider, recordId: record?.id ?? links.accountId, conflicts });
+    }
+    // What the CRM already shows counts as written, so an unchanged value is not read again next time.
+    written = { ...written, name: byName.write ? lastName : name, domain: byDomain.write ? lastDomain : domain };
+    return { name: byName.write ? name : null, domain: byDomain.write ? domain : null };
+  }
+
+  /** A person's link, relink or unlink: release the old record, claim the new one, rewrite everything, audit it. */
+  async function applyRelink(recordId: string | null): Promise<void> {
+    relinkTo = null;
+    const from = links.accountId;
+    if (from === recordId) return;
+    if (from) await crm.crmClaimAccount.executeWithOptions({ summary: `Release CRM record ${from}` }, [{ recordId: from, customerId: null }]);
+    if (recordId) {
+      await crm.crmClaimAccount.executeWithOptions({ summary: `Link CRM record ${recordId} (manual)` }, [{ recordId, customerId }]);
+      links = { ...links, accountId: recordId };
+      identity = { method: 'manual', reviewId: null };
+    } else {
+      links = { ...links, accountId: null };
+      identity = { method: 'unlinked', reviewId: null };
+    }
+    // The new record gets every field, not just what changed since the old one was written.
+    written = { fields: null, contactEmail: written.contactEmail, deals: written.deals };
+    state = { ...state, dirty: true };
+    await local.recordLinkChange({ accountId, customerId, provider: settings.provider, fromRecordId: from, toRecordId: recordId, reason: !from ? 'link' : recordId ? 'relink' : 'unlink' });
+  }
+
+  /**
+   * Finds the customer's existing CRM record before the first write (B2B), by the hierarchy in
+   * domain/identity.ts. An ambiguous match waits here for a person: the workflow shows
+   * `awaiting-review` in the Temporal UI and resumes the moment the review is resolved.
+   */
+  async function resolveIdentity(): Promise<void> {
+    const customer = state.billing.customer;
+    const candidates = await crm.crmFindAccountCandidates.executeWithOptions(
+      { summary: 'Find CRM records that may be this customer (Stripe id, email, domain)' },
+      [{ customerId, email: customer.email, domain: companyDomainOf(customer.email) }],
+    );
+    const decision = matchCustomer({ id: customerId, email: customer.email, name: customer.name }, candidates, settings.identity);
+    switch (decision.kind) {
+      case 'link':
+        await link(decision.recordId, decision.method);
+        return;
+      case 'create':
+        identity = { method: 'created', reviewId: null };
+        return;
+      case 'unlinked':
+        identity = { method: 'unlinked', reviewId: null };
+        return;
+      case 'review': {
+        const details = new Map(candidates.map((c) => [c.recordId, c]));
+        const { id } = await local.recordIdentityReview({
+          accountId, customerId, provider: settings.provider, reason: decision.reason,
+          customer: { id: customerId, email: customer.email, name: customer.name },
+          candidates: decision.candidates.map((c) => ({ ...c, name: details.get(c.recordId)?.name ?? null, domain: details.get(c.recordId)?.domain ?? null })),
+        });
+        identity = { method: null, reviewId: id };
+        syncState = 'awaiting-review';
+        updateVisibility();
+        await condition(() => reviewResolution !== null);
+        const resolution = reviewResolution!;
+        reviewResolution = null;
+        if (resolution.action === 'link') await link(resolution.recordId, 'review');
+        else identity = { method: resolution.action === 'create' ? 'created' : 'unlinked', reviewId: id };
+        return;
+      }
+    }
+  }
+
+  async function link(recordId: string, method: MatchMethod): Promise<void> {
+    // Records found by email, domain or a person carry no Stripe id yet: stamp it, so upserts by it land there.
+    if (method !== 'external-id') {
+      await crm.crmClaimAccount.executeWithOptions({ summary: `Link CRM record ${recordId} (${method})` }, [{ recordId, customerId }]);
+    }
+    links = { ...links, accountId: recordId };
+    identity = { method, reviewId: identity.reviewId };
   }
 }

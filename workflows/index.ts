@@ -2,3 +2,5 @@
 export { diagnosticsWorkflow } from './diagnostics.js';
 export { customerSyncWorkflow } from './customer-sync.js';
 export { catalogWorkflow } from './catalog.js';
+export { backfillWorkflow } from './backfill.js';
+export { reconciliationWorkflow } from './reconciliation.js';

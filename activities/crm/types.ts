@@ -1,6 +1,8 @@
 import type { CrmFieldName } from '../../domain/crm-field-names.js';
+import type { CrmCandidate } from '../../domain/identity.js';
 import type { CrmFieldValue } from '../../domain/crm-fields.js';
 import type { TimelineEntry } from '../../domain/customer-events.js';
+import type { ScanInput, ScanPage } from './scan.js';
 
 /**
  * The one interface every CRM provider implements; each provider is a folder beside this file
@@ -22,6 +24,33 @@ export interface CrmAdapter {
   provision(): Promise<ProvisionReport>;
   /** Reads back a company/Account's Stripe fields (reconciliation and tests). */
   readAccount(customerId: string): Promise<CrmRecord | null>;
+  /**
+   * Identity: companies/Accounts that may be this customer — carrying its Stripe id, at its email
+   * (through contacts) or at its company domain. A few requests, made once per customer.
+   */
+  findAccountCandidates(input: { customerId: string; email: string | null; domain: string | null }): Promise<CrmCandidate[]>;
+  /**
+   * Identity: stamps the Stripe id on an existing record, so upserts by it reach that record from now
+   * on; `customerId: null` releases a record (unlinking), clearing the id it carried.
+   */
+  claimAccount(input: { recordId: string; customerId: string | null }): Promise<void>;
+  /** Reconciliation: one page of every record carrying a Stripe customer id (one request per page). */
+  scanAccounts?(input: ScanInput): Promise<ScanPage>;
+  /**
+   * Backfill: upserts one batch of accounts (HubSpot: up to 100 in one batch upsert; Salesforce: up to
+   * 200 in one sObject Collections call plus one query). A record the CRM refuses is reported in its
+   * result, never dropped; a rate limit or transient failure throws for the whole batch (upserts make
+   * the retry safe). Optional: a provider without it cannot run backfills.
+   */
+  upsertAccountsBatch?(inputs: AccountInput[]): Promise<BatchUpsertResult[]>;
+  /** Backfill dry run: record ids of the accounts already carrying these customer ids, in one request. */
+  findAccountsBatch?(customerIds: string[]): Promise<Record<string, string>>;
+  /**
+   * Backfill of a large run: one bulk job (Salesforce Bulk API 2.0) for many accounts. `resume.jobId`
+   * collects the results of a job an earlier attempt submitted instead of submitting another;
+   * `resume.onJobCreated` is told the id as soon as the job exists, so the caller can heartbeat it.
+   */
+  upsertAccountsBulk?(inputs: AccountInput[], resume?: { jobId?: string; onJobCreated?(jobId: string): void }): Promise<BatchUpsertResult[]>;
 }
 
 export type CrmProvider = 'hubspot' | 'salesforce';
@@ -84,6 +113,11 @@ export interface UpsertResult {
   id: string;
   created: boolean;
 }
+
+/** One record of a batch upsert: its id and whether it was created, or why the CRM refused it. */
+export type BatchUpsertResult =
+  | { customerId: string; ok: true; id: string; created: boolean }
+  | { customerId: string; ok: false; reason: string };
 
 export interface CrmRecord {
   id: string;

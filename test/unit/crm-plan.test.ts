@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { companyDomain, dealStage, planCrmWrites, splitName, type CrmLinks, type LastWritten, type SyncSettings } from '../../domain/crm-plan.js';
+import { DEFAULT_IDENTITY_OPTIONS } from '../../domain/identity.js';
 import { applyCustomerEvent, initialSyncState, type CustomerSyncState } from '../../domain/customer-sync-state.js';
 import { customer, item, recurringPrice, subscription, T0, DAY } from './billing-builders.js';
 
-const settings: SyncSettings = { mode: 'b2b', mrr: { discounts: 'apply' }, debounceMs: 0 };
+const settings: SyncSettings = { mode: 'b2b', mrr: { discounts: 'apply' }, debounceMs: 0, identity: DEFAULT_IDENTITY_OPTIONS };
 function stateWith(status = 'active'): CustomerSyncState {
   let s = initialSyncState('acct_1', 'cus_1');
   s = applyCustomerEvent(s, { eventId: 'evt_c', type: 'customer.created', created: T0, receivedAtMs: 0, accountId: 'acct_1', customerId: 'cus_1', objectId: 'cus_1', payload: { kind: 'customer', customer: customer() } }, settings.mrr).state;

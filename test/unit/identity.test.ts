@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   companyDomainOf,
+  decideSharedField,
   DEFAULT_IDENTITY_OPTIONS,
   jaroWinkler,
   matchCustomer,
@@ -86,5 +87,19 @@ describe('matchCustomer', () => {
     const candidates = [record('9', { emails: ['ada@acme.io'] })];
     expect(matchCustomer(plus, candidates)).toEqual({ kind: 'create' });
     expect(matchCustomer(plus, candidates, { ...DEFAULT_IDENTITY_OPTIONS, plusAddressing: true })).toMatchObject({ kind: 'link', recordId: '9', method: 'email' });
+  });
+});
+
+describe('decideSharedField (ownership of name and domain)', () => {
+  it.each([
+    ['Acme', null, null, { write: true, conflict: null }],
+    ['Acme', '', 'Old', { write: true, conflict: null }],
+    ['Acme', 'Acme', 'Acme', { write: false, conflict: null }],
+    [null, 'Acme', null, { write: false, conflict: null }],
+    ['Acme Inc', 'Acme', 'Acme', { write: true, conflict: { winner: 'stripe', rule: 'unchanged-since-our-write' } }],
+    ['Acme Inc', 'ACME (key account)', 'Acme', { write: false, conflict: { winner: 'crm', rule: 'edited-in-crm' } }],
+    ['Acme Inc', 'Acme Holdings', null, { write: false, conflict: { winner: 'crm', rule: 'edited-in-crm' } }],
+  ])('stripe %j, crm %j, last written %j', (stripe, crm, last, expected) => {
+    expect(decideSharedField(stripe, crm, last)).toEqual(expected);
   });
 });

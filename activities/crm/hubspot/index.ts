@@ -14,8 +14,11 @@ import type {
   TimelineInput,
   UpsertResult,
 } from '../types.js';
+import { hubspotBackfillMethods } from './backfill.js';
+import { hubspotIdentityMethods } from './identity.js';
 import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
 import { provisionObject, specFromDefinition, type PropertySpec } from './provision.js';
+import { createHubSpotScanner } from './reconcile.js';
 import { escapeHtml, fieldProperties, hubspotValue, isoInstant } from './values.js';
 
 export { HubSpotRequestError } from './errors.js';
@@ -262,6 +265,9 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
 
   return {
     provider: 'hubspot',
+    scanAccounts: createHubSpotScanner({ accessToken: options.accessToken, baseUrl: options.baseUrl, names, customerIdProperty, mode: options.mode }),
+    ...hubspotBackfillMethods({ companies: apis.companies, customerIdProperty, names }),
+    ...hubspotIdentityMethods({ client, customerIdProperty }),
 
     async upsertAccount(input: AccountInput): Promise<UpsertResult> {
       const properties = fieldProperties(input.fields, names, ['customer_id']);

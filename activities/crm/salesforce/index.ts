@@ -17,7 +17,10 @@ import type {
   UpsertResult as CrmUpsertResult,
 } from '../types.js';
 import { CrmValidationError } from '../types.js';
+import { salesforceBackfillMethods } from './backfill.js';
+import { salesforceIdentityMethods } from './identity.js';
 import { createSalesforceConnection } from './connection.js';
+import { createSalesforceScanner } from './reconcile.js';
 import { isRequiredFieldMissing, recordFailuresError, toCrmError, type RateLimitDelays, type RecordFailure } from './errors.js';
 import {
   ACTIVITY_KEY_FIELD,
@@ -315,7 +318,12 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     return { id: row.Id, properties: Object.fromEntries(fieldNames.map((name) => [name, stringOrNull(row[name])])) };
   }
 
-  return { provider: 'salesforce', upsertAccount, upsertContact, upsertDeals, writeTimeline, provision, readAccount };
+  return {
+    provider: 'salesforce', upsertAccount, upsertContact, upsertDeals, writeTimeline, provision, readAccount,
+    scanAccounts: createSalesforceScanner({ conn, names, customerKey, mode, translate: (err) => toCrmError(err, 'scan records', delays) }),
+    ...salesforceBackfillMethods({ conn, customerKey, stripeFields, call, collectionError, soqlString, delays }),
+    ...salesforceIdentityMethods({ conn, customerKey, call, soqlString }),
+  };
 }
 
 /** jsforce types record errors as `{ errorCode }`, but collection results spell it `statusCode`. */
