@@ -9,7 +9,8 @@ import { listenApi, type ApiServer } from '../api/server.js';
 import type { CrmProvider } from '../activities/crm/types.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
-import { startSandboxes, type RunningSandboxes } from '../sandboxes/start-all.js';
+import { startSandboxes, type RunningSandboxes, type SandboxOptions } from '../sandboxes/start-all.js';
+import { startSandboxProcess, type SandboxUrls } from './bench-backfill-stack.js';
 import { createWorkers } from '../workers/create-workers.js';
 import { createServiceClients, syncSettings, type ServiceClients, type ServiceEndpoints } from '../workers/services.js';
 import { salesforceDemoFields } from './demo-salesforce.js';
@@ -60,28 +61,67 @@ const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) =
  * pointed at it, and workers on their own task queues against a given Temporal and Postgres.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const provider = options.provider ?? 'hubspot';
-  const config = loadConfig({
-    TEMPORAL_ADDRESS: options.temporalAddress, DATABASE_URL: options.databaseUrl, WORKER_SHUTDOWN_GRACE_SECONDS: '2',
-    CRM_PROVIDER: provider, SYNC_DEBOUNCE_MS: '150', ...options.env,
+  const config = stackConfig(options);
+  const sandboxes = await startSandboxes({ stripe: 0, hubspot: 0, salesforce: 0 }, sandboxOptionsFor(config, options));
+  const core = await startCore(config, options, { stripe: sandboxes.stripe.url, hubspot: sandboxes.hubspot.url, salesforce: sandboxes.salesforce.url });
+  return Object.assign(core, {
+    sandboxes,
+    async close() {
+      await core.close();
+      await sandboxes.close();
+    },
   });
-  const suffix = randomBytes(4).toString('hex');
-  const sandboxes = await startSandboxes({ stripe: 0, hubspot: 0, salesforce: 0 }, {
+}
+
+/**
+ * The same stack with the sandboxes in a process of their own (benchmarks): in this process they
+ * would share one JavaScript thread with the API and the workers, and the figures would measure them.
+ * They are reached over HTTP only, through their `/__sandbox` inspection routes.
+ */
+export async function startLocalStackWithExternalSandboxes(options: LocalStackOptions): Promise<LocalStackCore & { sandboxUrls: SandboxUrls }> {
+  const config = stackConfig(options);
+  const external = await startSandboxProcess(sandboxOptionsFor(config, options));
+  const core = await startCore(config, options, external.urls);
+  return Object.assign(core, {
+    sandboxUrls: external.urls,
+    async close() {
+      await core.close();
+      external.close();
+    },
+  });
+}
+
+function stackConfig(options: LocalStackOptions): Config {
+  return loadConfig({
+    TEMPORAL_ADDRESS: options.temporalAddress, DATABASE_URL: options.databaseUrl, WORKER_SHUTDOWN_GRACE_SECONDS: '2',
+    CRM_PROVIDER: options.provider ?? 'hubspot', SYNC_DEBOUNCE_MS: '150', ...options.env,
+  });
+}
+
+function sandboxOptionsFor(config: Config, options: LocalStackOptions): SandboxOptions {
+  return {
     ...options.sandboxOptions,
     // A seed of its own, so stacks in parallel test files never mint the same Stripe ids.
     // Stripe delivers webhooks in parallel; several in flight keep a slow moment from building a backlog.
     stripe: { seed: randomBytes(4).readUInt32LE(), webhooks: { concurrency: 8 }, ...options.sandboxOptions?.stripe },
     salesforce: { customFields: salesforceDemoFields(config.crm.mode), ...options.sandboxOptions?.salesforce },
-  });
+  };
+}
+
+export type LocalStackCore = Omit<LocalStack, 'sandboxes'>;
+
+async function startCore(config: Config, options: LocalStackOptions, urls: SandboxUrls): Promise<LocalStackCore> {
+  const provider = config.crm.provider;
+  const suffix = randomBytes(4).toString('hex');
   // Workflow ids embed the account: one per stack keeps parallel stacks on one Temporal server apart.
   const accountId = `acct_local${suffix}`;
   const endpoints: ServiceEndpoints = {
-    stripe: { apiKey: 'sk_test_local', baseUrl: sandboxes.stripe.url, webhookSecrets: [], accountId, mode: 'test' },
+    stripe: { apiKey: 'sk_test_local', baseUrl: urls.stripe, webhookSecrets: [], accountId, mode: 'test' },
     crm: {
       provider,
       mode: config.crm.mode,
-      hubspot: { accessToken: 'local-token', baseUrl: sandboxes.hubspot.url },
-      salesforce: { instanceUrl: sandboxes.salesforce.url, accessToken: 'local-token', apiVersion: '62.0' },
+      hubspot: { accessToken: 'local-token', baseUrl: urls.hubspot },
+      salesforce: { instanceUrl: urls.salesforce, accessToken: 'local-token', apiVersion: '62.0' },
       fieldNameOverrides: {},
     },
     settings: syncSettings(config),
@@ -121,7 +161,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await Promise.allSettled(current.running);
   };
   return {
-    config, accountId, sandboxes, endpoints, clients, stripe: clients.stripe, client, database, api, appDeps, taskQueue, crmTaskQueue,
+    config, accountId, endpoints, clients, stripe: clients.stripe, client, database, api, appDeps, taskQueue, crmTaskQueue,
     get workers() {
       return current.workers;
     },
@@ -141,7 +181,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await native.close();
       await connection.close();
       await database.close();
-      await sandboxes.close();
     },
   };
 }

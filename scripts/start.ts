@@ -123,7 +123,10 @@ try {
     name: 'workers',
     run: async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await Promise.allSettled(running);
+      // Ctrl-C reaches the whole process group, so the dev server may already be gone and the workers'
+      // last calls retry against nothing: wait for the grace period, not for ever.
+      const graceMs = (config.worker.shutdownGraceSeconds + 5) * 1000;
+      await Promise.race([Promise.allSettled(running), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     },
   });
   // A worker that dies on its own (lost server, bad bundle) takes the stack down rather than idling silently.

@@ -201,6 +201,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     }
 
     const round = roundsRequested;
+    // While a round runs the status says so: a query must not report `synced` for work in flight.
+    if (syncState === 'synced' || syncState === 'unlinked') syncState = 'pending';
     const full = takeResyncRequest() === 'full';
     if (retryRequested) {
       retryRequested = false;

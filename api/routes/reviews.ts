@@ -70,11 +70,16 @@ export function reviewRoutes(deps: { temporal: Client; db: Kysely<Database> }) {
 export function identityRoutes(deps: { db: Kysely<Database> }) {
   const app = new Hono();
   app.get('/match-rate', async (c) => {
-    const rows = await deps.db.selectFrom('crmLinks')
+    // Optionally for one Stripe account (several accounts may feed one CRM).
+    const accountId = c.req.query('accountId');
+    let links = deps.db.selectFrom('crmLinks')
       .select(['matchMethod', sql<number>`count(*)::int`.as('n'), sql<number>`count(*) filter (where company_id is not null or contact_id is not null)::int`.as('linked')])
-      .groupBy('matchMethod').execute();
-    const awaiting = await deps.db.selectFrom('identityReviews').select(sql<number>`count(distinct (account_id, customer_id))::int`.as('n'))
-      .where('status', '=', 'open').executeTakeFirstOrThrow();
+      .groupBy('matchMethod');
+    if (accountId) links = links.where('accountId', '=', accountId);
+    const rows = await links.execute();
+    let open = deps.db.selectFrom('identityReviews').select(sql<number>`count(distinct (account_id, customer_id))::int`.as('n')).where('status', '=', 'open');
+    if (accountId) open = open.where('accountId', '=', accountId);
+    const awaiting = await open.executeTakeFirstOrThrow();
     const byMethod = Object.fromEntries(rows.map((r) => [r.matchMethod, r.linked]));
     const linked = rows.reduce((sum, r) => sum + r.linked, 0);
     const customers = rows.reduce((sum, r) => sum + r.n, 0) + awaiting.n;

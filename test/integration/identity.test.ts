@@ -116,7 +116,7 @@ describe('identity: Stripe customers find the CRM records that already exist', (
     expect(companies.find((c) => c.id === first)?.properties.stripe_customer_id).toBe(customer.id);
     expect((await api(`/reviews/${review.id}/resolve`, { method: 'POST', body: JSON.stringify({ action: 'create' }) })).status).toBe(409);
 
-    const rate = await api('/identity/match-rate');
+    const rate = await api(`/identity/match-rate?accountId=${stack.accountId}`);
     expect(rate.body).toMatchObject({ byMethod: { email: 1, 'domain-name': 1, review: 1, created: 2 }, awaitingReview: 0 });
     expect(rate.body.rate).toBe(1);
   });
