@@ -64,10 +64,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const config = stackConfig(options);
   const sandboxes = await startSandboxes({ stripe: 0, hubspot: 0, salesforce: 0 }, sandboxOptionsFor(config, options));
   const core = await startCore(config, options, { stripe: sandboxes.stripe.url, hubspot: sandboxes.hubspot.url, salesforce: sandboxes.salesforce.url });
+  // Object.assign replaces core.close: keep the original to call it.
+  const closeCore = core.close.bind(core);
   return Object.assign(core, {
     sandboxes,
     async close() {
-      await core.close();
+      await closeCore();
       await sandboxes.close();
     },
   });
@@ -82,10 +84,11 @@ export async function startLocalStackWithExternalSandboxes(options: LocalStackOp
   const config = stackConfig(options);
   const external = await startSandboxProcess(sandboxOptionsFor(config, options));
   const core = await startCore(config, options, external.urls);
+  const closeCore = core.close.bind(core);
   return Object.assign(core, {
     sandboxUrls: external.urls,
     async close() {
-      await core.close();
+      await closeCore();
       external.close();
     },
   });

@@ -37,13 +37,16 @@ try {
 Runtime.install({ shutdownSignals: [] });
 
 const cleanups: Array<{ name: string; run: () => Promise<void> }> = [];
+const STEP_TIMEOUT_MS = 15_000;
 let stopping: Promise<void> | undefined;
 function stop(reason: string, code: number): Promise<void> {
   stopping ??= (async () => {
     console.log(`\n${reason}: stopping…`);
     for (const { name, run } of cleanups.reverse()) {
       try {
-        await run();
+        // Each step is bounded, so one stuck dependency cannot keep the rest (and the dev server) running.
+        const timedOut = await Promise.race([run().then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), STEP_TIMEOUT_MS).unref())]);
+        if (timedOut) console.error(`stopping ${name} took over ${STEP_TIMEOUT_MS / 1000} s; going on`);
       } catch (err) {
         console.error(`stopping ${name} failed:`, err);
       }

@@ -124,7 +124,7 @@ describe('npm start (the whole local stack)', () => {
     else started.child.kill('SIGTERM');
     await started.exited;
     // npm may exit before its grandchildren finish stopping; their output still arrives on the pipe.
-    await waitFor(started, /^stopped$/m, 60_000, false);
+    await waitFor(started, /^stopped$/m, 120_000, false);
     // Give the process table a moment: npm can exit a beat before its last grandchild is reaped.
     for (let i = 0; i < 20 && processesMentioning(dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
     expect(processesMentioning(dataDir)).toEqual([]);
