@@ -63,7 +63,7 @@ describe('historical backfill to HubSpot through the API, the workflow and the r
       accountId: stack.accountId, customerId: customerIds[1]!, provider: 'hubspot', companyId: null, contactId: null, dealIds: '{}',
       matchMethod: 'external-id', productIds: [], stripeStateAt: new Date(Date.now() + 3_600_000), lastSyncedAt: new Date(),
     }).execute();
-  }, 60_000);
+  }, 150_000);
   afterAll(async () => {
     await stack?.close();
   });
@@ -87,7 +87,7 @@ describe('historical backfill to HubSpot through the API, the workflow and the r
     expect(await companies()).toHaveLength(1);
     const skipped = await api<{ data: Array<{ stripeId: string; reason: string }> }>('GET', `/backfills/${run.id}/records?outcome=skipped`);
     expect(skipped.json.data).toEqual([expect.objectContaining({ stripeId: customerIds[1], reason: expect.stringMatching(/newer/) })]);
-  }, 60_000);
+  }, 150_000);
 
   it('writes every customer once with its Stripe fields, keeps newer workflow data, seeds the links', async () => {
     const { json: started } = await api<RunView>('POST', '/backfills', {});
@@ -108,7 +108,7 @@ describe('historical backfill to HubSpot through the API, the workflow and the r
     expect(existing.properties.stripe_ltv ?? '').toBe('');
     const links = await stack.database.db.selectFrom('crmLinks').select(['customerId', 'companyId', 'stripeStateAt']).where('accountId', '=', stack.accountId).execute();
     expect(links.filter((l) => l.companyId !== null)).toHaveLength(CUSTOMERS - 1);
-  }, 60_000);
+  }, 150_000);
 
   it('honours the created range and survives 429s without losing a record', async () => {
     await fetch(`${stack.sandboxes.hubspot.url}/__sandbox/faults`, {
@@ -130,7 +130,7 @@ describe('historical backfill to HubSpot through the API, the workflow and the r
     expect(failed).toBe(0);
     expect(run.counts.created).toBe(0);
     expect(run.counts.updated + run.counts.skipped).toBe(expected.length);
-  }, 60_000);
+  }, 150_000);
 
   it('records refused records as failed with a reason, and retries them from the API', async () => {
     // A property the CRM no longer has: every write of it is refused until it exists again.
@@ -147,7 +147,7 @@ describe('historical backfill to HubSpot through the API, the workflow and the r
     expect(retried.counts.updated).toBe(run.counts.failed);
     const after = await api<RunView>('GET', `/backfills/${run.id}`);
     expect(after.json.counts.failed).toBe(0);
-  }, 60_000);
+  }, 150_000);
 
   it('continues as new with its progress, and resumes across a worker restart without losing or duplicating a record', async () => {
     const runId = `bf_test_${Date.now()}`;
@@ -171,7 +171,7 @@ describe('historical backfill to HubSpot through the API, the workflow and the r
     expect(Number(log.n)).toBe(CUSTOMERS);
     const keys = (await companies()).map((c) => c.properties.stripe_customer_id);
     expect(new Set(keys).size).toBe(keys.length);
-  }, 60_000);
+  }, 150_000);
 
   it('the CLI starts a dry run and ends with the summary table', async () => {
     const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/backfill-cli.ts', '--api', stack.api.url, '--since', '2024-06-01', '--dry-run'], { cwd: projectRoot });
@@ -179,7 +179,7 @@ describe('historical backfill to HubSpot through the API, the workflow and the r
     expect(stdout).toMatch(/\| status\s+\| completed \(dry run: nothing written\)/);
     expect(stdout).toMatch(/\| would update \(matched\)\s+\| \d+/);
     expect(stdout).toMatch(/\| real run would take/);
-  }, 60_000);
+  }, 150_000);
 
   it('pauses, resumes and cancels', async () => {
     const { json: started } = await api<RunView>('POST', '/backfills', { concurrency: 1 });
@@ -199,7 +199,7 @@ describe('historical backfill to HubSpot through the API, the workflow and the r
     const cancelled = await finished(second.id);
     expect(cancelled.status).toBe('canceled');
     expect(cancelled.processed).toBeLessThan(CUSTOMERS);
-  }, 60_000);
+  }, 150_000);
 });
 
 describe('historical backfill to Salesforce through jsforce', () => {
@@ -208,7 +208,7 @@ describe('historical backfill to Salesforce through jsforce', () => {
   beforeAll(async () => {
     stack = await startTestStack({ provider: 'salesforce', env: { CRM_RATE_LIMIT_PER_SECOND: '50' } });
     sf = salesforceConnectionFor(stack.sandboxes.salesforce.url, 'reader');
-  }, 60_000);
+  }, 150_000);
   afterAll(async () => {
     await stack?.close();
   });
