@@ -22,7 +22,7 @@ import {
   type OutcomeCounts,
 } from '../domain/backfill.js';
 import type { SyncSettings } from '../domain/crm-plan.js';
-import { companyDomain } from '../domain/crm-plan.js';
+import { companyDomainOf } from '../domain/identity.js';
 import type { FetchedCustomer } from '../domain/customer-sync-state.js';
 import { CrmRateLimitError, type AccountInput, type BatchUpsertResult, type CrmAdapter } from './crm/types.js';
 import { createStripeActivities } from './stripe.js';
@@ -233,7 +233,7 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
         return {
           customerId: customer.id,
           fetchedAt,
-          account: { customerId: customer.id, name: customer.name ?? null, domain: companyDomain(customer.email ?? null), fields },
+          account: { customerId: customer.id, name: customer.name ?? null, domain: companyDomainOf(customer.email ?? null), fields },
           skipReason: null,
         };
       });

@@ -38,10 +38,15 @@ export function createSyncRecordActivities(deps: { db: Kysely<Database>; provide
       return { ...deps.settings, provider: deps.provider, crmTaskQueue: deps.crmTaskQueue };
     },
 
-    async recordSyncResult(input: RecordSyncResultInput): Promise<void> {
+    /**
+     * Records the round and returns the catalog's current names of the customer's products. A rename
+     * that lands before this customer's products are recorded misses the catalog fan-out; reading the
+     * names back here, in the same transaction that records the products, closes that gap.
+     */
+    async recordSyncResult(input: RecordSyncResultInput): Promise<{ productNames: Record<string, string> }> {
       const now = new Date();
       const stripeStateAt = input.stripeStateAt > 0 ? new Date(input.stripeStateAt * 1000) : null;
-      await deps.db.transaction().execute(async (trx) => {
+      return deps.db.transaction().execute(async (trx) => {
         await trx.insertInto('crmLinks').values({
           accountId: input.accountId,
           customerId: input.customerId,
@@ -73,6 +78,9 @@ export function createSyncRecordActivities(deps: { db: Kysely<Database>; provide
           await trx.updateTable('deadLetters').set({ status: 'resolved', updatedAt: now })
             .where('id', 'in', input.resolvedDeadLetterIds).where('status', '!=', 'resolved').execute();
         }
+        const products = input.productIds.length === 0 ? [] : await trx.selectFrom('stripeProducts').select(['productId', 'name'])
+          .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds).execute();
+        return { productNames: Object.fromEntries(products.map((p) => [p.productId, p.name])) };
       });
     },
 

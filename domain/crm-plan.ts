@@ -117,10 +117,3 @@ export function splitName(name: string | null): { firstName: string | null; last
   if (parts.length === 1) return { firstName: parts[0]!, lastName: null };
   return { firstName: parts.slice(0, -1).join(' '), lastName: parts[parts.length - 1]! };
 }
-
-/** The company domain from a business email; free-mail domains say nothing about the company. */
-const FREE_MAIL = new Set(['gmail.com', 'googlemail.com', 'yahoo.com', 'hotmail.com', 'outlook.com', 'live.com', 'icloud.com', 'me.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de', 'web.de', 'yandex.ru', 'mail.ru', 'qq.com', '163.com']);
-export function companyDomain(email: string | null): string | null {
-  const domain = email?.split('@')[1]?.trim().toLowerCase();
-  return domain && !FREE_MAIL.has(domain) ? domain : null;
-}

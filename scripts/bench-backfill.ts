@@ -1,8 +1,7 @@
 import { loadConfig } from '../config/index.js';
 import { BACKFILL_PAGE_SIZE } from '../domain/backfill.js';
 import { parseArgs, startBenchInfrastructure } from './bench-support.js';
-import { startBenchStack, startSandboxProcess } from './bench-backfill-stack.js';
-import { salesforceDemoFields } from './demo-salesforce.js';
+import { startLocalStackWithExternalSandboxes } from './local-stack.js';
 
 /**
  * `npm run bench:backfill -- --customers 100000 [--provider hubspot|salesforce] [--crm-rate 19]`
@@ -38,14 +37,20 @@ interface RunView {
 log(`bench:backfill customers=${customers} provider=${provider} crm-limit=${crmRate} activities/s × ${BACKFILL_PAGE_SIZE} records = bound ${bound} records/s` +
   (provider === 'salesforce' ? ' (each Salesforce batch: one SOQL lookup + one collection upsert)' : ` (HubSpot sandbox window ${crmRate * 10}/10 s)`));
 const infra = await startBenchInfrastructure(args['admin-url']!, config.temporal.cliPath, process.env.PATH ?? '');
-const sandboxes = await startSandboxProcess({
-  // Stripe's own default read limit (100 requests/s) stays on: the backfill must live within it.
-  stripe: { realTimeTickMs: false },
-  // HubSpot's default policy is Professional's: 190 requests per rolling 10 s.
-  hubspot: { rateLimit: { max: crmRate * 10, windowMs: 10_000 }, dailyLimit: 100_000_000 },
-  salesforce: { customFields: salesforceDemoFields('b2b'), limits: { dailyApiRequests: 10_000_000 } },
+const stack = await startLocalStackWithExternalSandboxes({
+  temporalAddress: infra.temporal.address,
+  databaseUrl: infra.databaseUrl,
+  provider,
+  env: { CRM_RATE_LIMIT_PER_SECOND: String(crmRate), DATABASE_POOL_MAX: '16' },
+  sandboxOptions: {
+    // Stripe's own default read limit (100 requests/s) stays on: the backfill must live within it.
+    stripe: { realTimeTickMs: false },
+    // HubSpot's default policy is Professional's: 190 requests per rolling 10 s.
+    hubspot: { rateLimit: { max: crmRate * 10, windowMs: 10_000 }, dailyLimit: 100_000_000 },
+    salesforce: { limits: { dailyApiRequests: 10_000_000 } },
+  },
 });
-const stack = await startBenchStack({ urls: sandboxes.urls, temporalAddress: infra.temporal.address, databaseUrl: infra.databaseUrl, provider, env: { CRM_RATE_LIMIT_PER_SECOND: String(crmRate), DATABASE_POOL_MAX: '16' } });
+const sandboxes = { urls: stack.sandboxUrls };
 
 const peaks = { rss: 0, heap: 0 };
 const sample = () => {
@@ -116,6 +121,5 @@ try {
 } finally {
   clearInterval(sampler);
   await stack.close();
-  sandboxes.close();
   await infra.close();
 }

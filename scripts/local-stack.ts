@@ -10,7 +10,7 @@ import type { CrmProvider } from '../activities/crm/types.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { startSandboxes, type RunningSandboxes, type SandboxOptions } from '../sandboxes/start-all.js';
-import { startSandboxProcess, type SandboxUrls } from './bench-backfill-stack.js';
+import { startSandboxProcess, type SandboxUrls } from './sandbox-process.js';
 import { createWorkers } from '../workers/create-workers.js';
 import { createServiceClients, syncSettings, type ServiceClients, type ServiceEndpoints } from '../workers/services.js';
 import { salesforceDemoFields } from './demo-salesforce.js';

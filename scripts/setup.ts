@@ -1,5 +1,6 @@
-import { createCrmAdapter, loadFieldNameOverrides } from '../clients/crm.js';
+import { createCrmAdapter } from '../clients/crm.js';
 import { ConfigError, loadConfig } from '../config/index.js';
+import { crmConnectionFromConfig } from '../workers/services.js';
 
 /**
  * `npm run setup`: provisions the CRM for this service, idempotently. HubSpot: creates the
@@ -8,14 +9,7 @@ import { ConfigError, loadConfig } from '../config/index.js';
  */
 try {
   const config = loadConfig();
-  const { hubspot, salesforce } = config.crm;
-  const adapter = await createCrmAdapter({
-    provider: config.crm.provider,
-    mode: config.crm.mode,
-    ...(hubspot.accessToken ? { hubspot: { accessToken: hubspot.accessToken, ...(hubspot.baseUrl ? { baseUrl: hubspot.baseUrl } : {}) } } : {}),
-    ...(salesforce.accessToken && salesforce.instanceUrl ? { salesforce: { instanceUrl: salesforce.instanceUrl, accessToken: salesforce.accessToken, apiVersion: salesforce.apiVersion } } : {}),
-    fieldNameOverrides: await loadFieldNameOverrides(config.crm.fieldMappingPath),
-  });
+  const adapter = await createCrmAdapter(await crmConnectionFromConfig(config));
   const report = await adapter.provision();
   console.log(`${adapter.provider}: ${report.created.length} created, ${report.existing.length} already present, ${report.missing.length} missing`);
   for (const name of report.created) console.log(`  created  ${name}`);

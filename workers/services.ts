@@ -17,7 +17,6 @@ export interface ServiceEndpoints {
 
 export async function endpointsFromConfig(config: Config): Promise<ServiceEndpoints> {
   if (!config.stripe.apiKey) throw new Error('STRIPE_API_KEY is not set (start without credentials to run the demo on the sandboxes: npm start)');
-  const { hubspot, salesforce } = config.crm;
   return {
     stripe: {
       apiKey: config.stripe.apiKey,
@@ -26,16 +25,22 @@ export async function endpointsFromConfig(config: Config): Promise<ServiceEndpoi
       accountId: config.stripe.accountId,
       mode: config.stripe.mode,
     },
-    crm: {
-      provider: config.crm.provider,
-      mode: config.crm.mode,
-      ...(hubspot.accessToken ? { hubspot: { accessToken: hubspot.accessToken, ...(hubspot.baseUrl ? { baseUrl: hubspot.baseUrl } : {}) } } : {}),
-      ...(salesforce.accessToken && salesforce.instanceUrl
-        ? { salesforce: { instanceUrl: salesforce.instanceUrl, accessToken: salesforce.accessToken, apiVersion: salesforce.apiVersion } }
-        : {}),
-      fieldNameOverrides: await loadFieldNameOverrides(config.crm.fieldMappingPath),
-    },
+    crm: await crmConnectionFromConfig(config),
     settings: syncSettings(config),
+  };
+}
+
+/** The CRM the configuration names (used by the workers and by `npm run setup`). */
+export async function crmConnectionFromConfig(config: Config): Promise<CrmConnection> {
+  const { hubspot, salesforce } = config.crm;
+  return {
+    provider: config.crm.provider,
+    mode: config.crm.mode,
+    ...(hubspot.accessToken ? { hubspot: { accessToken: hubspot.accessToken, ...(hubspot.baseUrl ? { baseUrl: hubspot.baseUrl } : {}) } } : {}),
+    ...(salesforce.accessToken && salesforce.instanceUrl
+      ? { salesforce: { instanceUrl: salesforce.instanceUrl, accessToken: salesforce.accessToken, apiVersion: salesforce.apiVersion } }
+      : {}),
+    fieldNameOverrides: await loadFieldNameOverrides(config.crm.fieldMappingPath),
   };
 }
 

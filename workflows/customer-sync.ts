@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type * as activityModule from '../activities/index.js';
 import type { CustomerEvent } from '../domain/customer-events.js';
-import { dealFingerprint, planCrmWrites, splitName, companyDomain, type CrmLinks, type LastWritten } from '../domain/crm-plan.js';
+import { dealFingerprint, planCrmWrites, splitName, type CrmLinks, type LastWritten } from '../domain/crm-plan.js';
 import { companyDomainOf, decideSharedField, matchCustomer, type MatchMethod } from '../domain/identity.js';
 import {
   applyCustomerEvent,
@@ -281,7 +281,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     const plan = planCrmWrites(state, links, written, settings, now);
     const customer = state.billing.customer;
     const writes: string[] = [];
-    const shared = await sharedAccountFields(customer.name, companyDomain(customer.email));
+    const shared = await sharedAccountFields(customer.name, companyDomainOf(customer.email));
     const upsertAccount = async () => {
       const input = { customerId, name: shared.name, domain: shared.domain, fields: plan.fields, recordId: links.accountId };
       attempted.push({ operation: 'upsertAccount', input });
@@ -347,7 +347,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   /** Bookkeeping after a round: links, processed events, resolved dead letters (one local activity). */
   async function recordRound(round: number, writes: string[], timelineKeys: string[]): Promise<void> {
     const syncedAt = new Date().toISOString();
-    await local.recordSyncResult({
+    const recorded = await local.recordSyncResult({
       accountId, customerId, links,
       stripeStateAt: state.stripeStateAt,
       eventIds: state.unsyncedEventIds,
@@ -359,6 +359,10 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       matchMethod: identity.method ?? 'external-id',
     });
     state = markSynced(state, timelineKeys);
+    // A product renamed before the catalog knew this customer used it: take the name and write again.
+    let billing = state.billing;
+    for (const [id, name] of Object.entries(recorded.productNames)) billing = withProductName(billing, id, name);
+    if (billing !== state.billing) state = { ...state, billing, dirty: true };
     openDeadLetters = [];
     lastSyncAt = syncedAt;
   }

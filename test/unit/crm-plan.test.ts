@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { companyDomain, dealStage, planCrmWrites, splitName, type CrmLinks, type LastWritten, type SyncSettings } from '../../domain/crm-plan.js';
-import { DEFAULT_IDENTITY_OPTIONS } from '../../domain/identity.js';
+import { dealStage, planCrmWrites, splitName, type CrmLinks, type LastWritten, type SyncSettings } from '../../domain/crm-plan.js';
+import { companyDomainOf, DEFAULT_IDENTITY_OPTIONS } from '../../domain/identity.js';
 import { applyCustomerEvent, initialSyncState, type CustomerSyncState } from '../../domain/customer-sync-state.js';
 import { customer, item, recurringPrice, subscription, T0, DAY } from './billing-builders.js';
 
@@ -67,5 +67,5 @@ describe('names and domains', () => {
     ['Ada@ACME.io ', 'acme.io'],
     ['ada@gmail.com', null],
     [null, null],
-  ])('companyDomain(%j)', (email, domain) => expect(companyDomain(email)).toBe(domain));
+  ])('companyDomainOf(%j)', (email, domain) => expect(companyDomainOf(email)).toBe(domain));
 });
