@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import Stripe from 'stripe';
 import { accountRequestOptions } from '../clients/stripe.js';
 import type { BackfillStatus } from '../db/backfill-tables.js';
@@ -9,23 +9,44 @@ import {
   discountSnapshotFromStripe,
   subscriptionSnapshotFromStripe,
   type DiscountSnapshot,
+  type StripeInvoiceInput,
   type StripeSubscriptionInput,
   type SubscriptionSnapshot,
 } from '../domain/billing-snapshot.js';
 import {
-  addCounts,
-  BACKFILL_OUTCOMES,
   BACKFILL_PAGE_SIZE,
   backfillAccountFields,
-  emptyCounts,
+  backfillDeal,
+  chargeEntries,
+  countOutcomes,
+  disputeEntries,
+  invoiceEntries,
+  newerThanRead,
+  planSteps,
+  refundEntries,
+  STREAM_OBJECT_TYPE,
+  stripeIdOfLogRecord,
   type BackfillOutcomeName,
+  type BackfillStream,
   type OutcomeCounts,
+  type WriteKind,
+  type WriteStep,
 } from '../domain/backfill.js';
-import type { SyncSettings } from '../domain/crm-plan.js';
+import { splitName, type SyncSettings } from '../domain/crm-plan.js';
+import type { TimelineEntry } from '../domain/customer-events.js';
 import { companyDomainOf } from '../domain/identity.js';
-import type { FetchedCustomer } from '../domain/customer-sync-state.js';
-import { CrmRateLimitError, type AccountInput, type BatchUpsertResult, type CrmAdapter } from './crm/types.js';
-import { createStripeActivities } from './stripe.js';
+import { isInvoiceCharge } from '../domain/customer-events.js';
+import {
+  CrmRateLimitError,
+  CrmValidationError,
+  type AccountInput,
+  type BatchWriteResult,
+  type ContactInput,
+  type CrmAdapter,
+  type CrmBackfillWriter,
+  type DealInput,
+} from './crm/types.js';
+import { createRateBudget, type RateBudget } from './rate-budget.js';
 
 export interface BackfillActivityDeps {
   db: Kysely<Database>;
@@ -34,123 +55,194 @@ export interface BackfillActivityDeps {
   primaryAccountId: string;
   settings: SyncSettings;
   crmTaskQueue: string;
-  /** The CRM queue's activities per second (CRM_RATE_LIMIT_PER_SECOND), for estimates. */
+  /** Where backfillWrite runs (default: the CRM queue). */
+  backfillWriteTaskQueue?: string;
+  /** The CRM queue's activities per second (CRM_RATE_LIMIT_PER_SECOND): one batch request each. */
   crmRateLimitPerSecond: number;
+  /** STRIPE_READ_RATE_LIMIT_PER_SECOND: Stripe requests per second per account, across every worker. */
+  stripeReadRateLimitPerSecond: number;
   /** SALESFORCE_BULK_THRESHOLD: runs above this many records write through Bulk API 2.0 (0: never). */
   salesforceBulkThreshold: number;
+  /** Tests replace the shared budget. */
+  stripeReadBudget?: RateBudget;
 }
 
-export interface BackfillPageInput {
+export interface BackfillReadInput {
   runId: string;
   accountId: string;
   dryRun: boolean;
+  stream: BackfillStream;
+  /** Customers: read their live subscriptions too, for the account's subscription fields and their deals. */
   includeSubscriptions: boolean;
-  /** A created-time slice and where its previous page stopped. */
+  /**
+   * Subscriptions, in a run that reads customers (whose pages carry their live subscriptions): only the
+   * ended ones, of customers created in this range (the list's own created filter covers the subscription).
+   */
+  endedSubscriptionsOf?: { from: number; to: number };
+  /** A created-time slice and where its previous page stopped (for a retry: the last log id read). */
   segment: { from: number; to: number; cursor: string | null };
-  /** Retry run: the failed records of this run are the source instead of the customer list. */
+  /** Retry run: the failed records of this run are the source instead of Stripe's list. */
   retryOf?: string;
-  /** Large runs on Salesforce: read this many pages and write them as one Bulk API 2.0 job. */
-  bulkPages?: number;
+  /** Re-read these records by id: a customer workflow wrote between this run's check and its write. */
+  repair?: { ids: string[]; seq: number };
 }
 
-export interface BackfillPageResult {
-  /** starting_after for the next page; null with `hasMore` false when the segment is finished */
+export interface BackfillReadResult {
+  /** The staged page (null when nothing in it needs a CRM write). */
+  batchId: string | null;
+  steps: WriteStep[];
+  /** starting_after for the next page; `hasMore` false when the segment is finished */
   nextCursor: string | null;
   cursorCreated: number | null;
   hasMore: boolean;
-  records: number;
+  /** Records whose outcome the read itself decided (skipped with a reason), already in the log. */
   counts: OutcomeCounts;
   stripeReads: number;
 }
 
-/** What a page's attempt has already done, so a retried attempt resumes instead of starting over. */
-interface PageProgress {
-  read?: { nextCursor: string | null; cursorCreated: number | null; hasMore: boolean; stripeReads: number };
-  written?: Array<{ customerId: string; outcome: BackfillOutcomeName; reason: string | null; crmRecordId: string | null; stateAt: number }>;
+export interface BackfillWriteInput {
+  runId: string;
+  accountId: string;
+  dryRun: boolean;
+  kind: WriteKind;
+  /** Steps of staged pages written together in one request (several pages fill a Salesforce collection or bulk job). */
+  parts: Array<{ batchId: string; part: number; last: boolean }>;
+  retryOf?: string;
+  /** One Bulk API 2.0 job instead of collections (Salesforce, large runs). */
+  bulk?: boolean;
 }
 
-interface BulkProgress {
-  read: NonNullable<PageProgress['read']>;
-  skipped: NonNullable<PageProgress['written']>;
-  stateAt: number;
-  jobId?: string;
+export interface BackfillWriteResult {
+  counts: OutcomeCounts;
+  /** Records a customer workflow wrote newer state for between this write's check and its record: re-read and write again. */
+  repairs: Array<{ stream: BackfillStream; id: string }>;
 }
 
-interface PageRecord {
+/** A record staged between the read and the writes; JSON in backfill_batches.records. */
+type StagedRecord =
+  | { t: 'customer'; customerId: string; stateAt: number; account: AccountInput | null; contact: ContactInput | null }
+  | { t: 'deal'; customerId: string; stateAt: number; deal: DealInput }
+  | { t: 'activity'; customerId: string; objectType: string; entry: TimelineEntry };
+
+interface LogRow {
+  objectType: string;
+  stripeId: string;
   customerId: string;
-  fetchedAt: number;
-  account: AccountInput | null;
-  skipReason: string | null;
+  outcome: BackfillOutcomeName;
+  reason: string | null;
+  crmRecordId: string | null;
 }
+
+type StepResults = Record<string, Record<string, string>>;
 
 const NEWER_DATA = 'the customer workflow has written newer Stripe state';
+const ROLLUP_RECORD = 'linked to a roll-up record shared with other Stripe customers: their workflows write its combined fields';
+const NO_EMAIL_B2C = 'no email: in B2C a customer is a contact, which needs an email';
+const NO_CRM_RECORD = 'the customer has no CRM record to attach this to (its customer failed, or it is outside the customers this run and its workflow wrote)';
+const ACCOUNT_NOT_WRITTEN = 'its account was not written (see the customer\'s record)';
+/** Subscriptions a customer's own list (and so a customer page) leaves out. */
+const ENDED_STATUSES: ReadonlySet<string> = new Set(['canceled', 'incomplete_expired']);
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  }));
-  return out;
+/** The staged record's records of one write kind, in the order steps were planned. */
+function recordsOfKind(records: readonly StagedRecord[], kind: WriteKind): StagedRecord[] {
+  switch (kind) {
+    case 'accounts':
+      return records.filter((r) => r.t === 'customer' && r.account !== null);
+    case 'contacts':
+      return records.filter((r) => r.t === 'customer' && r.contact !== null);
+    case 'deals':
+      return records.filter((r) => r.t === 'deal');
+    case 'notes':
+      return records.filter((r) => r.t === 'activity' && !r.entry.actionable);
+    case 'tasks':
+      return records.filter((r) => r.t === 'activity' && r.entry.actionable);
+    case 'activities':
+      return records.filter((r) => r.t === 'activity');
+  }
+}
+
+function stepsFor(records: readonly StagedRecord[], writer: Pick<CrmBackfillWriter, 'batchLimit' | 'separateTaskObjects'>, mode: 'b2b' | 'b2c'): WriteStep[] {
+  const kinds: WriteKind[] = [
+    ...(mode === 'b2b' ? ['accounts' as const] : []),
+    'contacts', 'deals',
+    ...(writer.separateTaskObjects ? ['notes' as const, 'tasks' as const] : ['activities' as const]),
+  ];
+  return planSteps(kinds.map((k) => [k, recordsOfKind(records, k).length]), writer.batchLimit);
 }
 
 /**
- * The backfill's activities. `backfillPage` reads one Stripe page (100 customers with their
- * subscriptions, one list call in the common case) and writes it with one CRM batch call; it runs on the
- * CRM task queue, so the queue's server-side rate limit bounds every worker's backfill writes together,
- * and each page costs one Stripe read per CRM write.
+ * The backfill's activities. Reads and writes are separate activities, each under its own limit:
+ * `backfillRead` pages through a Stripe list, turning a page into the CRM writes it needs (staged in
+ * backfill_batches), with every Stripe request taking a token of the shared Stripe read budget;
+ * `backfillWrite` makes one CRM batch request on the CRM task queue, whose server-side rate limit bounds
+ * every worker's CRM requests together. The workflow pipelines the two, so the CRM queue never waits on
+ * Stripe.
  */
 export function createBackfillActivities(deps: BackfillActivityDeps) {
   const opts = (accountId: string) => accountRequestOptions(accountId, deps.primaryAccountId);
-  const { lookupProductNames } = createStripeActivities(deps);
-  // Every page names the same few products: remember them briefly instead of asking the database per page.
+  const budget = deps.stripeReadBudget ?? createRateBudget({ db: deps.db, ratePerSecond: deps.stripeReadRateLimitPerSecond });
+  const writer = (): CrmBackfillWriter => {
+    if (!deps.crm.backfill) throw ApplicationFailure.create({ type: 'BackfillUnsupported', message: `the ${deps.crm.provider} adapter has no batch writes`, nonRetryable: true });
+    return deps.crm.backfill;
+  };
+
+  /** Every Stripe request of a backfill goes through here: one token of the account's shared read budget. */
+  async function stripeRead<T>(accountId: string, counter: { reads: number }, request: () => Promise<T>): Promise<T> {
+    await budget.take(`stripe-read/${accountId}`);
+    counter.reads++;
+    return request();
+  }
+
+  function stripeFailure(err: unknown): never {
+    if (err instanceof Stripe.errors.StripeRateLimitError) {
+      // Stripe's 429: retry the read after the delay it asks for (a second by default); nothing was staged.
+      const retryAfter = Number(err.headers?.['retry-after']);
+      throw ApplicationFailure.create({ type: 'StripeRateLimited', message: err.message, nextRetryDelay: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000 });
+    }
+    if (err instanceof Stripe.errors.StripeInvalidRequestError) {
+      throw ApplicationFailure.create({ type: 'StripeInvalidRequest', message: err.message, nonRetryable: true });
+    }
+    throw err;
+  }
+
+  // Every page names the same few products: remember them briefly instead of asking per page.
   // Short-lived, so a rename (stripe_products, kept current by the catalog workflow) shows within a minute.
   let productCache = new Map<string, string>();
   let productCacheAt = Date.now();
-  async function productNamesFor(accountId: string, productIds: string[]): Promise<Record<string, string>> {
+  async function productNamesFor(accountId: string, productIds: Iterable<string>, counter: { reads: number }): Promise<Record<string, string>> {
     if (Date.now() - productCacheAt > 60_000) {
       productCache = new Map();
       productCacheAt = Date.now();
     }
     const names: Record<string, string> = {};
     const missing: string[] = [];
-    for (const id of productIds) {
+    for (const id of new Set(productIds)) {
       const known = productCache.get(`${accountId}/${id}`);
       if (known === undefined) missing.push(id);
       else names[id] = known;
     }
-    if (missing.length > 0) {
-      for (const [id, name] of Object.entries(await lookupProductNames({ accountId, productIds: missing }))) {
-        productCache.set(`${accountId}/${id}`, name);
-        names[id] = name;
-      }
+    if (missing.length === 0) return names;
+    const rows = await deps.db.selectFrom('stripeProducts').select(['productId', 'name']).where('accountId', '=', accountId).where('productId', 'in', missing).execute();
+    const found = new Map(rows.map((r) => [r.productId, r.name]));
+    for (const id of missing.filter((p) => !found.has(p))) {
+      const product = await stripeRead(accountId, counter, () => deps.stripe.products.retrieve(id, {}, opts(accountId)));
+      found.set(id, product.name);
+      await deps.db.insertInto('stripeProducts')
+        .values({ accountId, productId: id, name: product.name, active: product.active, stateAt: new Date(product.updated * 1000) })
+        .onConflict((oc) => oc.columns(['accountId', 'productId']).doNothing()).execute();
+    }
+    for (const [id, name] of found) {
+      productCache.set(`${accountId}/${id}`, name);
+      names[id] = name;
     }
     return names;
   }
 
-  function stripeFailure(err: unknown): never {
-    if (err instanceof Stripe.errors.StripeInvalidRequestError) {
-      throw ApplicationFailure.create({ type: 'StripeInvalidRequest', message: err.message, nonRetryable: true });
-    }
-    if (err instanceof Stripe.errors.StripeRateLimitError) {
-      throw ApplicationFailure.create({ type: 'StripeRateLimited', message: err.message, nextRetryDelay: '2 seconds' });
-    }
-    throw err;
+  function productIdsOf(subs: readonly StripeSubscriptionInput[]): string[] {
+    return subs.flatMap((s) => s.items.data.map((i) => i.price.product)).filter((p): p is string => typeof p === 'string');
   }
 
-  async function subscriptionsOf(accountId: string, customerId: string): Promise<StripeSubscriptionInput[]> {
-    const subs: StripeSubscriptionInput[] = [];
-    for await (const sub of deps.stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 100, expand: ['data.discounts'] }, opts(accountId))) {
-      subs.push(sub as StripeSubscriptionInput);
-    }
-    return subs;
-  }
-
-  function fetchedFrom(customer: Stripe.Customer, subs: StripeSubscriptionInput[], fetchedAt: number, productNames: Record<string, string>): FetchedCustomer {
+  function snapshotsOf(subs: readonly StripeSubscriptionInput[]): { subscriptions: SubscriptionSnapshot[]; discounts: DiscountSnapshot[] } {
     const subscriptions: SubscriptionSnapshot[] = [];
     const discounts: DiscountSnapshot[] = [];
     for (const sub of subs) {
@@ -161,266 +253,594 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
         if (s) discounts.push(s);
       }
     }
-    return { fetchedAt, customer: customerSnapshotFromStripe(customer), subscriptions, discounts, productNames };
+    return { subscriptions, discounts };
   }
 
-  /** One page of customers with their subscriptions, turned into account writes. */
-  async function readPage(input: BackfillPageInput): Promise<{ records: PageRecord[]; read: NonNullable<PageProgress['read']> }> {
-    const fetchedAt = Math.floor(Date.now() / 1000);
-    let stripeReads = 0;
-    let customers: Stripe.Customer[];
-    let nextCursor: string | null;
-    let hasMore: boolean;
-    const expand = ['data.invoice_settings.default_payment_method', ...(input.includeSubscriptions ? ['data.subscriptions', 'data.subscriptions.data.discounts'] : [])];
-    try {
-      if (input.retryOf) {
-        const failed = await deps.db.selectFrom('backfillRecords').select('stripeId')
-          .where('runId', '=', input.retryOf).where('objectType', '=', 'customer').where('outcome', '=', 'failed')
-          .$if(input.segment.cursor !== null, (q) => q.where('stripeId', '>', input.segment.cursor!))
-          .orderBy('stripeId').limit(BACKFILL_PAGE_SIZE).execute();
-        const retrieved = await mapLimit(failed, 8, async (row): Promise<Stripe.Customer | Stripe.DeletedCustomer> => {
-          stripeReads++;
-          return deps.stripe.customers.retrieve(row.stripeId, { expand: expand.map((e) => e.replace(/^data\./, '')) }, opts(input.accountId));
-        });
-        customers = retrieved.filter((c): c is Stripe.Customer => c.deleted !== true);
-        nextCursor = failed.at(-1)?.stripeId ?? input.segment.cursor;
-        hasMore = failed.length === BACKFILL_PAGE_SIZE;
-      } else {
-        const page = await deps.stripe.customers.list({
-          limit: BACKFILL_PAGE_SIZE,
-          created: { gte: input.segment.from, lt: input.segment.to },
-          ...(input.segment.cursor ? { starting_after: input.segment.cursor } : {}),
-          expand,
-        }, opts(input.accountId));
-        stripeReads++;
-        customers = page.data;
-        nextCursor = page.data.at(-1)?.id ?? input.segment.cursor;
-        hasMore = page.has_more;
-      }
-      // The embedded list stops at 10: read those customers' full list. It also leaves out canceled
-      // subscriptions; reading them for every customer with nothing live would cost a Stripe read per
-      // customer (most of a churned or never-subscribed base), so the fields they decide are left out instead.
-      const subsByCustomer = new Map<string, StripeSubscriptionInput[]>();
-      const fullyRead = new Set<string>();
-      if (input.includeSubscriptions) {
-        const incomplete: string[] = [];
-        for (const c of customers) {
-          const embedded = c.subscriptions;
-          if (!embedded || embedded.has_more) incomplete.push(c.id);
-          else subsByCustomer.set(c.id, embedded.data as StripeSubscriptionInput[]);
+  /** One page of a Stripe list, or (retry, repair) the records named by id. */
+  interface Page<T> {
+    items: T[];
+    nextCursor: string | null;
+    cursorCreated: number | null;
+    hasMore: boolean;
+    /** Retry/repair ids Stripe no longer has. */
+    gone: string[];
+  }
+
+  /** The failed log records of the run being retried, 100 at a time by Stripe id. */
+  async function failedIds(input: BackfillReadInput): Promise<{ ids: string[]; nextCursor: string | null; hasMore: boolean }> {
+    const types = input.stream === 'customers' ? ['customer', 'contact'] : [STREAM_OBJECT_TYPE[input.stream]];
+    const rows = await deps.db.selectFrom('backfillRecords').select(['objectType', 'stripeId'])
+      .where('runId', '=', input.retryOf!).where('objectType', 'in', types).where('outcome', '=', 'failed')
+      .$if(input.segment.cursor !== null, (q) => q.where('stripeId', '>', input.segment.cursor!))
+      .orderBy('stripeId').limit(BACKFILL_PAGE_SIZE).execute();
+    return {
+      ids: [...new Set(rows.map((r) => stripeIdOfLogRecord(r.objectType, r.stripeId)))],
+      nextCursor: rows.at(-1)?.stripeId ?? input.segment.cursor,
+      hasMore: rows.length === BACKFILL_PAGE_SIZE,
+    };
+  }
+
+  async function page<T extends { id: string; created: number }>(
+    input: BackfillReadInput,
+    counter: { reads: number },
+    list: (params: { limit: number; created: { gte: number; lt: number }; starting_after?: string }) => Promise<Stripe.ApiList<T>>,
+    retrieve: (id: string) => Promise<T | { id: string; deleted: true }>,
+  ): Promise<Page<T>> {
+    if (input.retryOf || input.repair) {
+      const source = input.repair ? { ids: input.repair.ids, nextCursor: null, hasMore: false } : await failedIds(input);
+      const items: T[] = [];
+      const gone: string[] = [];
+      for (const id of source.ids) {
+        try {
+          const item = await stripeRead(input.accountId, counter, () => retrieve(id));
+          if ('deleted' in item && item.deleted === true) gone.push(id);
+          else items.push(item as T);
+        } catch (err) {
+          if (err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing') gone.push(id);
+          else throw err;
         }
-        await mapLimit(incomplete, 4, async (id) => {
-          stripeReads++;
-          subsByCustomer.set(id, await subscriptionsOf(input.accountId, id));
-          fullyRead.add(id);
+      }
+      return { items, nextCursor: source.nextCursor, cursorCreated: null, hasMore: source.hasMore, gone };
+    }
+    const result = await stripeRead(input.accountId, counter, () => list({
+      limit: BACKFILL_PAGE_SIZE,
+      created: { gte: input.segment.from, lt: input.segment.to },
+      ...(input.segment.cursor ? { starting_after: input.segment.cursor } : {}),
+    }));
+    const last = result.data.at(-1);
+    return { items: result.data, nextCursor: last?.id ?? input.segment.cursor, cursorCreated: last?.created ?? null, hasMore: result.has_more, gone: [] };
+  }
+
+  /** Reads one page of `input.stream` and turns it into staged CRM writes and read-time outcomes. */
+  async function readStream(input: BackfillReadInput, counter: { reads: number }): Promise<{ page: Page<{ id: string; created: number }>; staged: StagedRecord[]; logged: LogRow[] }> {
+    const accountId = input.accountId;
+    const o = opts(accountId);
+    const readAt = Math.floor(Date.now() / 1000);
+    const staged: StagedRecord[] = [];
+    const logged: LogRow[] = [];
+    const skip = (objectType: string, stripeId: string, customerId: string, reason: string) => logged.push({ objectType, stripeId, customerId, outcome: 'skipped', reason, crmRecordId: null });
+    const activities = (objectType: string, customerId: string | null, stripeId: string, entries: TimelineEntry[], none: string) => {
+      if (!customerId) return skip(objectType, stripeId, '', 'no customer: nothing in the CRM to attach it to');
+      if (entries.length === 0) return skip(objectType, stripeId, customerId, none);
+      for (const entry of entries) staged.push({ t: 'activity', customerId, objectType, entry });
+    };
+
+    switch (input.stream) {
+      case 'customers': {
+        const expand = ['invoice_settings.default_payment_method', ...(input.includeSubscriptions ? ['subscriptions', 'subscriptions.data.discounts'] : [])];
+        const p = await page<Stripe.Customer>(input, counter,
+          (params) => deps.stripe.customers.list({ ...params, expand: expand.map((e) => `data.${e}`) }, o),
+          (id) => deps.stripe.customers.retrieve(id, { expand }, o) as Promise<Stripe.Customer | Stripe.DeletedCustomer> as Promise<Stripe.Customer | { id: string; deleted: true }>);
+        for (const id of p.gone) skip('customer', id, id, 'deleted in Stripe');
+        // The embedded list stops at 10: read those customers' full list. It also leaves out canceled
+        // subscriptions; reading them for every customer with nothing live would cost a Stripe read per
+        // customer (most of a churned or never-subscribed base), so the fields they decide are left out instead.
+        const subsByCustomer = new Map<string, StripeSubscriptionInput[]>();
+        const fullyRead = new Set<string>();
+        if (input.includeSubscriptions) {
+          for (const c of p.items) {
+            const embedded = c.subscriptions;
+            if (embedded && !embedded.has_more) {
+              subsByCustomer.set(c.id, embedded.data as StripeSubscriptionInput[]);
+              continue;
+            }
+            const subs: StripeSubscriptionInput[] = [];
+            let after: string | undefined;
+            for (;;) {
+              const list = await stripeRead(accountId, counter, () => deps.stripe.subscriptions.list({ customer: c.id, status: 'all', limit: 100, expand: ['data.discounts'], ...(after ? { starting_after: after } : {}) }, o));
+              subs.push(...(list.data as StripeSubscriptionInput[]));
+              if (!list.has_more || list.data.length === 0) break;
+              after = list.data.at(-1)!.id;
+            }
+            subsByCustomer.set(c.id, subs);
+            fullyRead.add(c.id);
+          }
+        }
+        const productNames = await productNamesFor(accountId, [...subsByCustomer.values()].flatMap(productIdsOf), counter);
+        for (const customer of p.items) {
+          const { subscriptions, discounts } = snapshotsOf(subsByCustomer.get(customer.id) ?? []);
+          const snapshot = customerSnapshotFromStripe(customer);
+          const fetched = { fetchedAt: readAt, customer: snapshot, subscriptions, discounts, productNames };
+          const fields = backfillAccountFields(accountId, fetched, {
+            now: readAt, mrr: deps.settings.mrr, includeSubscriptions: input.includeSubscriptions, canceledSubscriptionsRead: fullyRead.has(customer.id),
+          });
+          const email = customer.email?.trim() || null;
+          // The live subscriptions came with the page: their deals are written with it, after the records
+          // they hang from. Ended ones come from the subscription list (the customer list leaves them out).
+          const live = input.includeSubscriptions ? subscriptions.filter((sub) => !ENDED_STATUSES.has(sub.status)) : [];
+          if (deps.settings.mode === 'b2c' && !email) {
+            skip('customer', customer.id, customer.id, NO_EMAIL_B2C);
+            for (const sub of live) skip('subscription', sub.id, customer.id, NO_EMAIL_B2C);
+            continue;
+          }
+          for (const sub of live) {
+            staged.push({ t: 'deal', customerId: customer.id, stateAt: readAt, deal: backfillDeal(accountId, { customer: snapshot, subscription: sub, discounts, productNames, readAt }, deps.settings) });
+          }
+          staged.push({
+            t: 'customer',
+            customerId: customer.id,
+            stateAt: readAt,
+            account: deps.settings.mode === 'b2b' ? { customerId: customer.id, name: customer.name ?? null, domain: companyDomainOf(email), fields } : null,
+            // As the real-time path: B2B keeps the Stripe fields on the company, B2C puts them on the contact.
+            contact: email ? { customerId: customer.id, email, ...splitName(customer.name ?? null), fields: deps.settings.mode === 'b2c' ? fields : {}, accountId: null } : null,
+          });
+        }
+        return { page: p, staged, logged };
+      }
+
+      case 'subscriptions': {
+        // Coupon terms are needed for a discounted deal amount; four levels is Stripe's expansion limit.
+        const expand = ['customer', 'discounts.source.coupon'];
+        const ofCustomers = input.retryOf || input.repair ? undefined : input.endedSubscriptionsOf;
+        const p = await page<Stripe.Subscription>(input, counter,
+          (params) => deps.stripe.subscriptions.list({ ...params, status: ofCustomers ? 'ended' : 'all', expand: expand.map((e) => `data.${e}`) }, o),
+          (id) => deps.stripe.subscriptions.retrieve(id, { expand }, o));
+        for (const id of p.gone) skip('subscription', id, '', 'deleted in Stripe');
+        const subs = (p.items as StripeSubscriptionInput[]).filter((sub) => {
+          if (!ofCustomers) return true;
+          const created = typeof sub.customer === 'string' || sub.customer.deleted ? null : sub.customer.created;
+          // Another customer's: outside this run's customers (it is theirs when their range is backfilled).
+          return created !== null && created >= ofCustomers.from && created < ofCustomers.to;
+        });
+        const productNames = await productNamesFor(accountId, productIdsOf(subs), counter);
+        for (const sub of subs) {
+          const customerObject = typeof sub.customer === 'string' ? null : sub.customer;
+          const customerId = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
+          const customer = customerObject ? customerSnapshotFromStripe(customerObject) : customerSnapshotFromStripe({ id: customerId, object: 'customer', deleted: true });
+          const { subscriptions, discounts } = snapshotsOf([sub]);
+          const deal = backfillDeal(accountId, { customer, subscription: subscriptions[0]!, discounts, productNames, readAt }, deps.settings);
+          staged.push({ t: 'deal', customerId, stateAt: readAt, deal });
+        }
+        return { page: p, staged, logged };
+      }
+
+      case 'invoices': {
+        const p = await page<Stripe.Invoice>(input, counter, (params) => deps.stripe.invoices.list(params, o), (id) => deps.stripe.invoices.retrieve(id, {}, o));
+        for (const id of p.gone) skip('invoice', id, '', 'deleted in Stripe');
+        for (const invoice of p.items) {
+          const customerId = typeof invoice.customer === 'string' ? invoice.customer : invoice.customer?.id ?? null;
+          activities('invoice', customerId, invoice.id, invoiceEntries(invoice as StripeInvoiceInput), 'no activity: not paid and no failed collection attempt');
+        }
+        return { page: p, staged, logged };
+      }
+
+      case 'charges': {
+        const p = await page<Stripe.Charge>(input, counter, (params) => deps.stripe.charges.list(params, o), (id) => deps.stripe.charges.retrieve(id, {}, o));
+        for (const id of p.gone) skip('charge', id, '', 'deleted in Stripe');
+        for (const charge of p.items) {
+          const customerId = typeof charge.customer === 'string' ? charge.customer : charge.customer?.id ?? null;
+          activities('charge', customerId, charge.id, chargeEntries(charge),
+            isInvoiceCharge(charge) ? 'pays an invoice: the invoice\'s activities record it' : 'not a successful payment');
+        }
+        return { page: p, staged, logged };
+      }
+
+      case 'refunds':
+      case 'disputes': {
+        // Neither names its customer: its charge does.
+        const customerOf = (charge: string | Stripe.Charge | null | undefined) => (charge && typeof charge !== 'string' ? (typeof charge.customer === 'string' ? charge.customer : charge.customer?.id ?? null) : null);
+        if (input.stream === 'refunds') {
+          const p = await page<Stripe.Refund>(input, counter,
+            (params) => deps.stripe.refunds.list({ ...params, expand: ['data.charge'] }, o),
+            (id) => deps.stripe.refunds.retrieve(id, { expand: ['charge'] }, o));
+          for (const id of p.gone) skip('refund', id, '', 'deleted in Stripe');
+          for (const refund of p.items) activities('refund', customerOf(refund.charge), refund.id, refundEntries(refund), 'not a completed refund');
+          return { page: p, staged, logged };
+        }
+        const p = await page<Stripe.Dispute>(input, counter,
+          (params) => deps.stripe.disputes.list({ ...params, expand: ['data.charge'] }, o),
+          (id) => deps.stripe.disputes.retrieve(id, { expand: ['charge'] }, o));
+        for (const id of p.gone) skip('dispute', id, '', 'deleted in Stripe');
+        for (const dispute of p.items) activities('dispute', customerOf(dispute.charge), dispute.id, disputeEntries(dispute), 'no activity');
+        return { page: p, staged, logged };
+      }
+    }
+  }
+
+  /** Writes the migration log (and, in a retry run, the original run's rows for the same records). */
+  async function log(trx: Transaction<Database> | Kysely<Database>, input: { runId: string; retryOf?: string }, rows: readonly LogRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const now = new Date();
+    // One row per record: a page may name a record twice (two customers' contacts share an email).
+    const distinct = [...new Map(rows.map((r) => [`${r.objectType}/${r.stripeId}`, r])).values()];
+    await trx.insertInto('backfillRecords').values(distinct.map((r) => ({ runId: input.runId, ...r, updatedAt: now })))
+      .onConflict((oc) => oc.columns(['runId', 'objectType', 'stripeId']).doUpdateSet((eb) => ({
+        outcome: eb.ref('excluded.outcome'), reason: eb.ref('excluded.reason'), crmRecordId: eb.ref('excluded.crmRecordId'),
+        attempts: sql<number>`backfill_records.attempts + 1`, updatedAt: now,
+      }))).execute();
+    if (input.retryOf) {
+      // The original run's log shows the retried records' new outcome.
+      for (const r of distinct) {
+        await trx.updateTable('backfillRecords').set({ outcome: r.outcome, reason: r.reason, crmRecordId: r.crmRecordId, attempts: sql<number>`attempts + 1`, updatedAt: now })
+          .where('runId', '=', input.retryOf).where('objectType', '=', r.objectType).where('stripeId', '=', r.stripeId).execute();
+      }
+    }
+  }
+
+  function batchIdOf(input: BackfillReadInput): string {
+    if (input.repair) return `${input.runId}/${input.stream}/repair/${input.repair.seq}`;
+    if (input.retryOf) return `${input.runId}/${input.stream}/retry/${input.segment.cursor ?? 'start'}`;
+    return `${input.runId}/${input.stream}/${input.segment.from}-${input.segment.to}/${input.segment.cursor ?? 'start'}`;
+  }
+
+  /** Of these CRM record ids, those several Stripe customers are linked to (roll-up records). */
+  async function sharedRecordIds(recordIds: Array<string | null>): Promise<Set<string>> {
+    const ids = [...new Set(recordIds.filter((id): id is string => id !== null))];
+    if (ids.length === 0) return new Set();
+    const rows = await deps.db.selectFrom('crmLinks').select('companyId').where('provider', '=', deps.crm.provider).where('companyId', 'in', ids)
+      .groupBy('companyId').having((eb) => eb.fn.countAll(), '>', 1).execute();
+    return new Set(rows.map((r) => r.companyId!));
+  }
+
+  /** crm_links of these customers: the records others attach to, and the Stripe state age their workflow wrote. */
+  async function linksOf(db: Kysely<Database> | Transaction<Database>, accountId: string, customerIds: readonly string[], forUpdate = false) {
+    if (customerIds.length === 0) return new Map<string, { companyId: string | null; contactId: string | null; stateAt: number | null }>();
+    const rows = await db.selectFrom('crmLinks').select(['customerId', 'companyId', 'contactId', 'stripeStateAt'])
+      .where('accountId', '=', accountId).where('customerId', 'in', [...new Set(customerIds)])
+      // Ordered, so two writers locking overlapping sets take the locks in the same order (no deadlock).
+      .orderBy('customerId')
+      .$if(forUpdate, (q) => q.forUpdate()).execute();
+    return new Map(rows.map((r) => [r.customerId, { companyId: r.companyId, contactId: r.contactId, stateAt: r.stripeStateAt ? Math.floor(r.stripeStateAt.getTime() / 1000) : null }]));
+  }
+
+  /** The one CRM request of a write step (or the lookup a dry run makes instead). */
+  async function crmWrite(kind: WriteKind, records: StagedRecord[], targets: Map<string, { accountId: string | null; contactId: string | null }>, accountIds: Record<string, string>, bulk: Parameters<CrmBackfillWriter['upsertAccounts']>[1]): Promise<BatchWriteResult[]> {
+    const w = writer();
+    switch (kind) {
+      case 'accounts':
+        return w.upsertAccounts(records.map((r) => (r as Extract<StagedRecord, { t: 'customer' }>).account!), bulk);
+      case 'contacts':
+        return w.upsertContacts(records.map((r) => {
+          const c = (r as Extract<StagedRecord, { t: 'customer' }>).contact!;
+          return { ...c, accountId: accountIds[c.customerId] ?? null };
+        }), bulk);
+      case 'deals':
+        return w.upsertDeals(records.map((r) => {
+          const d = r as Extract<StagedRecord, { t: 'deal' }>;
+          const t = targets.get(d.customerId);
+          return { ...d.deal, customerId: d.customerId, accountId: t?.accountId ?? null, contactId: t?.contactId ?? null };
+        }), bulk);
+      default:
+        return w.writeActivities(records.map((r) => {
+          const a = r as Extract<StagedRecord, { t: 'activity' }>;
+          const t = targets.get(a.customerId);
+          return { customerId: a.customerId, entry: a.entry, accountId: t?.accountId ?? null, contactId: t?.contactId ?? null };
+        }), bulk);
+    }
+  }
+
+  async function dryRunLookup(kind: WriteKind, records: StagedRecord[]): Promise<Record<string, string>> {
+    const w = writer();
+    switch (kind) {
+      case 'accounts':
+        return w.findAccounts(records.map((r) => r.customerId));
+      case 'contacts':
+        return w.findContacts(records.map((r) => ({ customerId: r.customerId, email: (r as Extract<StagedRecord, { t: 'customer' }>).contact!.email })));
+      case 'deals':
+        return w.findDeals(records.map((r) => (r as Extract<StagedRecord, { t: 'deal' }>).deal.subscriptionId));
+      default:
+        return w.findActivities(records.map((r) => (r as Extract<StagedRecord, { t: 'activity' }>).entry.key));
+    }
+  }
+
+  const keyOf = (kind: WriteKind, r: StagedRecord): string =>
+    r.t === 'deal' ? r.deal.subscriptionId : r.t === 'activity' ? r.entry.key : r.customerId;
+  const objectTypeOf = (kind: WriteKind, r: StagedRecord): string =>
+    r.t === 'deal' ? 'subscription' : r.t === 'activity' ? r.objectType : kind === 'contacts' && deps.settings.mode === 'b2b' ? 'contact' : 'customer';
+
+  return {
+    /** Read once per workflow run. */
+    async getBackfillSettings(): Promise<BackfillSettings> {
+      const w = deps.crm.backfill;
+      return {
+        provider: deps.crm.provider, mode: deps.settings.mode, writeTaskQueue: deps.backfillWriteTaskQueue ?? deps.crmTaskQueue,
+        crmRateLimitPerSecond: deps.crmRateLimitPerSecond, stripeReadRateLimitPerSecond: deps.stripeReadRateLimitPerSecond,
+        pageSize: BACKFILL_PAGE_SIZE, batchLimit: w?.batchLimit ?? BACKFILL_PAGE_SIZE,
+        bulkThreshold: w?.supportsBulk ? deps.salesforceBulkThreshold : 0,
+      };
+    },
+
+    /** One Stripe page: read, log what needs no write, stage the writes. Idempotent: a retry re-reads and re-stages the same page. */
+    async backfillRead(input: BackfillReadInput): Promise<BackfillReadResult> {
+      const counter = { reads: 0 };
+      let result: Awaited<ReturnType<typeof readStream>>;
+      try {
+        result = await readStream(input, counter);
+      } catch (err) {
+        return stripeFailure(err);
+      }
+      const { page: p, staged, logged } = result;
+      const steps = stepsFor(staged, writer(), deps.settings.mode);
+      const batchId = staged.length > 0 ? batchIdOf(input) : null;
+      await deps.db.transaction().execute(async (trx) => {
+        if (batchId) {
+          await trx.insertInto('backfillBatches').values({ id: batchId, runId: input.runId, stream: input.stream, records: JSON.stringify(staged), results: '{}' })
+            .onConflict((oc) => oc.column('id').doUpdateSet({ records: JSON.stringify(staged), results: '{}' })).execute();
+        }
+        await log(trx, input, logged);
+      });
+      return { batchId, steps, nextCursor: p.nextCursor, cursorCreated: p.cursorCreated, hasMore: p.hasMore, counts: countOutcomes(logged), stripeReads: counter.reads };
+    },
+
+    /**
+     * One CRM batch request: a step of one or more staged pages. Records whose customer workflow has
+     * written newer Stripe state are skipped; after the write, the same check runs again with the
+     * customers' link rows locked, in the transaction that records the write, so a workflow write that
+     * landed in between is caught (and re-applied by a repair read) rather than overwritten. A retried
+     * attempt resumes from its heartbeat (the CRM answer, or the bulk job it submitted) instead of writing again.
+     */
+    async backfillWrite(input: BackfillWriteInput): Promise<BackfillWriteResult> {
+      const ctx = Context.current();
+      const stepKey = (part: number) => `${input.kind}:${part}`;
+      const batches = await deps.db.selectFrom('backfillBatches').select(['id', 'stream', 'records', 'results']).where('id', 'in', input.parts.map((p) => p.batchId)).execute();
+      const byId = new Map(batches.map((b) => [b.id, b]));
+      const done = input.parts.map((p) => byId.get(p.batchId)?.results[stepKey(p.part)]);
+      if (done.every((d) => d !== undefined)) {
+        // An earlier attempt recorded this step and was lost on the way back: report what it recorded.
+        return {
+          counts: done.reduce((acc, d) => addStored(acc, d!), countOutcomes([])),
+          repairs: done.flatMap((d) => JSON.parse(d!.repairs ?? '[]') as BackfillWriteResult['repairs']),
+        };
+      }
+      const w = writer();
+      const records: Array<StagedRecord & { batchId: string }> = [];
+      // Records an earlier step of the same page wrote: its deals hang from its accounts (B2B) or contacts (B2C).
+      const accountIds: Record<string, string> = {};
+      const contactIds: Record<string, string> = {};
+      for (const p of input.parts) {
+        const batch = byId.get(p.batchId);
+        if (!batch) throw ApplicationFailure.create({ type: 'BackfillBatchMissing', message: `staged page ${p.batchId} is gone`, nonRetryable: true });
+        Object.assign(accountIds, batch.results.accounts ?? {});
+        Object.assign(contactIds, batch.results.contacts ?? {});
+        const all = recordsOfKind(batch.records as StagedRecord[], input.kind);
+        for (const r of all.slice(p.part * w.batchLimit, (p.part + 1) * w.batchLimit)) records.push({ ...r, batchId: p.batchId });
+      }
+
+      const rows: LogRow[] = [];
+      const outcome = (r: StagedRecord, o: BackfillOutcomeName, reason: string | null, crmRecordId: string | null) =>
+        rows.push({ objectType: objectTypeOf(input.kind, r), stripeId: keyOf(input.kind, r), customerId: r.customerId, outcome: o, reason, crmRecordId });
+
+      // A retried attempt whose CRM write went out records that write: the records it wrote are not checked
+      // again (a workflow write since then is caught by the check after the write, below).
+      const progress = (input.dryRun ? {} : ctx.info.heartbeatDetails ?? {}) as { results?: BatchWriteResult[]; jobId?: string };
+      const alreadyWritten = new Set((progress.results ?? []).map((r) => r.key));
+      // Never older over newer: what a customer's workflow wrote from newer Stripe state stays.
+      const guarded = input.kind === 'accounts' || input.kind === 'contacts' || input.kind === 'deals';
+      const links = await linksOf(deps.db, input.accountId, records.map((r) => r.customerId));
+      // A customer sharing its record with other Stripe customers (a roll-up, activities/rollup.ts): the
+      // record shows their combined fields, which their workflows write; the backfill only attaches to it.
+      const rollupLinked: Array<{ r: StagedRecord & { batchId: string }; id: string }> = [];
+      const shared = input.kind === 'accounts' ? await sharedRecordIds([...links.values()].map((l) => l.companyId)) : new Set<string>();
+      let toWrite = records.filter((r) => {
+        const companyId = links.get(r.customerId)?.companyId ?? null;
+        if (companyId !== null && shared.has(companyId)) {
+          outcome(r, 'matched', ROLLUP_RECORD, companyId);
+          if (!input.dryRun) rollupLinked.push({ r, id: companyId });
+          return false;
+        }
+        if (alreadyWritten.has(keyOf(input.kind, r))) return true;
+        if (guarded && 'stateAt' in r && newerThanRead(links.get(r.customerId)?.stateAt ?? null, r.stateAt)) {
+          outcome(r, 'skipped', NEWER_DATA, null);
+          return false;
+        }
+        if (input.kind === 'contacts' && deps.settings.mode === 'b2b' && !input.dryRun && !accountIds[r.customerId]) {
+          outcome(r, 'skipped', ACCOUNT_NOT_WRITTEN, null);
+          return false;
+        }
+        return true;
+      });
+
+      // What deals and activities attach to: what this page wrote, the customer's links, or the CRM record carrying its id.
+      const targets = new Map<string, { accountId: string | null; contactId: string | null }>();
+      if (!input.dryRun && (input.kind === 'deals' || input.kind === 'notes' || input.kind === 'tasks' || input.kind === 'activities')) {
+        for (const [customerId, l] of links) targets.set(customerId, { accountId: l.companyId, contactId: l.contactId });
+        for (const customerId of new Set([...Object.keys(accountIds), ...Object.keys(contactIds)])) {
+          const t = targets.get(customerId);
+          targets.set(customerId, { accountId: accountIds[customerId] ?? t?.accountId ?? null, contactId: contactIds[customerId] ?? t?.contactId ?? null });
+        }
+        const attachable = (t: { accountId: string | null; contactId: string | null } | undefined) => t !== undefined && (deps.settings.mode === 'b2b' ? t.accountId !== null : t.contactId !== null);
+        const missing = [...new Set(toWrite.map((r) => r.customerId).filter((id) => !attachable(targets.get(id))))];
+        if (missing.length > 0) {
+          const found = deps.settings.mode === 'b2b' ? await crmCall(() => w.findAccounts(missing)) : await crmCall(() => w.findContacts(missing.map((customerId) => ({ customerId, email: null }))));
+          for (const id of missing) {
+            if (!found[id]) continue;
+            const t = targets.get(id) ?? { accountId: null, contactId: null };
+            targets.set(id, deps.settings.mode === 'b2b' ? { ...t, accountId: found[id] } : { ...t, contactId: found[id] });
+          }
+        }
+        toWrite = toWrite.filter((r) => {
+          if (attachable(targets.get(r.customerId))) return true;
+          outcome(r, 'failed', NO_CRM_RECORD, null);
+          return false;
         });
       }
-      const productIds = new Set<string>();
-      for (const subs of subsByCustomer.values()) {
-        for (const sub of subs) {
-          for (const item of sub.items.data) {
-            const product = item.price.product;
-            if (typeof product === 'string') productIds.add(product);
+
+      let results: BatchWriteResult[] = [];
+      if (toWrite.length > 0) {
+        if (input.dryRun) {
+          const found = await crmCall(() => dryRunLookup(input.kind, toWrite));
+          results = toWrite.map((r) => {
+            const id = found[keyOf(input.kind, r)];
+            return id ? { key: keyOf(input.kind, r), ok: true, id, created: false } : { key: keyOf(input.kind, r), ok: true, id: '', created: true };
+          });
+        } else {
+          if (progress.results) {
+            results = progress.results;
+          } else {
+            let state: { jobId?: string } = progress.jobId ? { jobId: progress.jobId } : {};
+            // Polling a bulk job can take minutes: keep the heartbeat (and the job id in it) alive meanwhile.
+            const keepAlive = input.bulk ? setInterval(() => ctx.heartbeat(state), 10_000) : null;
+            try {
+              results = await crmCall(() => crmWrite(input.kind, toWrite, targets, accountIds, input.bulk ? {
+                ...(state.jobId ? { jobId: state.jobId } : {}),
+                onJobCreated: (jobId) => {
+                  state = { jobId };
+                  ctx.heartbeat(state);
+                },
+              } : undefined));
+            } catch (err) {
+              if (!(err instanceof CrmValidationError)) throw err;
+              // The CRM refused the request as a whole (not record by record): every record fails with its reason.
+              results = toWrite.map((r) => ({ key: keyOf(input.kind, r), ok: false, reason: err.message }));
+            } finally {
+              if (keepAlive) clearInterval(keepAlive);
+            }
+            // Written: a retried attempt only records.
+            ctx.heartbeat({ results });
           }
         }
       }
-      const productNames = await productNamesFor(input.accountId, [...productIds]);
-      const records = customers.map((customer): PageRecord => {
-        const fetched = fetchedFrom(customer, subsByCustomer.get(customer.id) ?? [], fetchedAt, productNames);
-        const fields = backfillAccountFields(input.accountId, fetched, {
-          now: fetchedAt, mrr: deps.settings.mrr, includeSubscriptions: input.includeSubscriptions, canceledSubscriptionsRead: fullyRead.has(customer.id),
-        });
-        return {
-          customerId: customer.id,
-          fetchedAt,
-          account: { customerId: customer.id, name: customer.name ?? null, domain: companyDomainOf(customer.email ?? null), fields },
-          skipReason: null,
-        };
+
+      const byKey = new Map(results.map((r) => [r.key, r]));
+      const written: Array<{ r: StagedRecord & { batchId: string }; id: string }> = [];
+      for (const r of toWrite) {
+        const result = byKey.get(keyOf(input.kind, r));
+        if (!result) outcome(r, 'failed', `${deps.crm.provider} returned no result for this record`, null);
+        else if (!result.ok) outcome(r, 'failed', result.reason, null);
+        else if (input.dryRun) outcome(r, result.created ? 'created' : 'matched', null, result.id || null);
+        else {
+          // Timeline activities that existed are left as they were: matched, not updated.
+          const o: BackfillOutcomeName = result.created ? 'created' : r.t === 'activity' ? 'matched' : 'updated';
+          outcome(r, o, null, result.id);
+          written.push({ r, id: result.id });
+        }
+      }
+
+      written.push(...rollupLinked);
+      const repairs: BackfillWriteResult['repairs'] = [];
+      await deps.db.transaction().execute(async (trx) => {
+        if (!input.dryRun && guarded && written.length > 0) {
+          // The check again, now with the rows locked: a customer workflow that recorded newer state since
+          // the first check may have written before this request landed. Its write is re-applied by
+          // re-reading Stripe (a repair); its own next record sees backfill_seq moved and writes in full.
+          const locked = await linksOf(trx, input.accountId, written.map((w2) => w2.r.customerId), true);
+          for (const { r } of written) {
+            if ('stateAt' in r && newerThanRead(locked.get(r.customerId)?.stateAt ?? null, r.stateAt)) {
+              repairs.push(r.t === 'deal' ? { stream: 'subscriptions', id: r.deal.subscriptionId } : { stream: 'customers', id: r.customerId });
+            }
+          }
+          await seedLinks(trx, input, written);
+        }
+        await log(trx, input, rows);
+        const batchOfKey = new Map(records.map((r) => [keyOf(input.kind, r), r.batchId]));
+        const repairsOf = new Map(written.map((w2) => [w2.r.t === 'deal' ? w2.r.deal.subscriptionId : w2.r.customerId, w2.r.batchId]));
+        for (const p of input.parts) {
+          const mine = rows.filter((row) => batchOfKey.get(row.stripeId) === p.batchId);
+          // With the counts, the repairs this step asked for: a retried attempt that finds the step recorded reports both.
+          const stored: Record<string, string> = {
+            ...storedCounts(countOutcomes(mine)),
+            repairs: JSON.stringify(repairs.filter((r) => repairsOf.get(r.id) === p.batchId)),
+          };
+          const patch: StepResults = { [stepKey(p.part)]: stored };
+          if (input.kind === 'accounts' || input.kind === 'contacts') {
+            patch[input.kind] = { ...(byId.get(p.batchId)!.results[input.kind] ?? {}), ...Object.fromEntries(written.filter((x) => x.r.batchId === p.batchId).map((x) => [x.r.customerId, x.id])) };
+          }
+          await trx.updateTable('backfillBatches')
+            .set({
+              results: sql`results || ${JSON.stringify(patch)}::jsonb`,
+              // The page's last step: only the counts are kept until the run ends.
+              ...(p.last ? { records: '[]' } : {}),
+            })
+            .where('id', '=', p.batchId).execute();
+        }
       });
-      const last = customers.at(-1);
-      return { records, read: { nextCursor, cursorCreated: input.retryOf ? null : (last?.created ?? null), hasMore, stripeReads } };
-    } catch (err) {
-      return stripeFailure(err);
-    }
-  }
+      return { counts: countOutcomes(rows), repairs: [...new Map(repairs.map((r) => [`${r.stream}/${r.id}`, r])).values()] };
 
-  /** Customers whose link records newer Stripe state than this read are left to their workflow. */
-  async function markNewer(accountId: string, records: PageRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const links = await deps.db.selectFrom('crmLinks').select(['customerId', 'stripeStateAt'])
-      .where('accountId', '=', accountId).where('customerId', 'in', records.map((r) => r.customerId)).execute();
-    const stateAt = new Map(links.map((l) => [l.customerId, l.stripeStateAt ? Math.floor(l.stripeStateAt.getTime() / 1000) : 0]));
-    for (const r of records) {
-      // Strictly newer: a backfill's own earlier link carries its read time, which a rerun may share.
-      if ((stateAt.get(r.customerId) ?? 0) > r.fetchedAt) {
-        r.skipReason = NEWER_DATA;
-        r.account = null;
-      }
-    }
-  }
-
-  async function write(input: BackfillPageInput, records: PageRecord[]): Promise<NonNullable<PageProgress['written']>> {
-    const outcomes: NonNullable<PageProgress['written']> = [];
-    const toWrite = records.filter((r) => r.account !== null);
-    for (const r of records) {
-      if (r.skipReason) outcomes.push({ customerId: r.customerId, outcome: 'skipped', reason: r.skipReason, crmRecordId: null, stateAt: r.fetchedAt });
-    }
-    if (toWrite.length === 0) return outcomes;
-    const fetchedAt = new Map(toWrite.map((r) => [r.customerId, r.fetchedAt]));
-    try {
-      if (input.dryRun) {
-        if (!deps.crm.findAccountsBatch) throw ApplicationFailure.create({ type: 'BackfillUnsupported', message: `${deps.crm.provider} adapter cannot look up accounts in batches`, nonRetryable: true });
-        const found = await deps.crm.findAccountsBatch(toWrite.map((r) => r.customerId));
-        for (const r of toWrite) {
-          const id = found[r.customerId];
-          outcomes.push({ customerId: r.customerId, outcome: id ? 'matched' : 'created', reason: null, crmRecordId: id ?? null, stateAt: r.fetchedAt });
-        }
-        return outcomes;
-      }
-      if (!deps.crm.upsertAccountsBatch) throw ApplicationFailure.create({ type: 'BackfillUnsupported', message: `${deps.crm.provider} adapter has no batch upsert`, nonRetryable: true });
-      const results: BatchUpsertResult[] = await deps.crm.upsertAccountsBatch(toWrite.map((r) => r.account!));
-      for (const result of results) {
-        const stateAt = fetchedAt.get(result.customerId) ?? 0;
-        outcomes.push(result.ok
-          ? { customerId: result.customerId, outcome: result.created ? 'created' : 'updated', reason: null, crmRecordId: result.id, stateAt }
-          : { customerId: result.customerId, outcome: 'failed', reason: result.reason, crmRecordId: null, stateAt });
-      }
-      return outcomes;
-    } catch (err) {
-      if (err instanceof CrmRateLimitError) {
-        // Honour the CRM's delay; the page has not been written, so the retry writes it whole.
-        throw ApplicationFailure.create({ type: 'CrmRateLimited', message: `backfill batch: ${err.message}`, nextRetryDelay: err.retryAfterMs });
-      }
-      throw err;
-    }
-  }
-
-  /** Migration log and, for written accounts, the cross-reference link customer workflows start from. */
-  async function record(input: BackfillPageInput, outcomes: NonNullable<PageProgress['written']>): Promise<void> {
-    if (outcomes.length === 0) return;
-    const now = new Date();
-    const rows = outcomes.map((o) => ({ runId: input.runId, objectType: 'customer', stripeId: o.customerId, customerId: o.customerId, outcome: o.outcome, reason: o.reason, crmRecordId: o.crmRecordId, updatedAt: now }));
-    await deps.db.transaction().execute(async (trx) => {
-      await trx.insertInto('backfillRecords').values(rows)
-        .onConflict((oc) => oc.columns(['runId', 'objectType', 'stripeId']).doUpdateSet((eb) => ({
-          outcome: eb.ref('excluded.outcome'), reason: eb.ref('excluded.reason'), crmRecordId: eb.ref('excluded.crmRecordId'),
-          attempts: sql<number>`backfill_records.attempts + 1`, updatedAt: now,
-        }))).execute();
-      if (input.retryOf) {
-        // The original run's log shows the retried records' new outcome.
-        for (const o of outcomes) {
-          await trx.updateTable('backfillRecords').set({ outcome: o.outcome, reason: o.reason, crmRecordId: o.crmRecordId, attempts: sql<number>`attempts + 1`, updatedAt: now })
-            .where('runId', '=', input.retryOf).where('objectType', '=', 'customer').where('stripeId', '=', o.customerId).execute();
+      async function crmCall<T>(fn: () => Promise<T>): Promise<T> {
+        try {
+          return await fn();
+        } catch (err) {
+          // Honour the CRM's delay; nothing of this step has been recorded, so the retry writes it whole.
+          if (err instanceof CrmRateLimitError) throw ApplicationFailure.create({ type: 'CrmRateLimited', message: `backfill ${input.kind}: ${err.message}`, nextRetryDelay: err.retryAfterMs });
+          throw err;
         }
       }
-      if (input.dryRun) return;
-      const written = outcomes.filter((o) => o.crmRecordId !== null && (o.outcome === 'created' || o.outcome === 'updated'));
-      if (written.length === 0) return;
-      await trx.insertInto('crmLinks').values(written.map((o) => ({
-        accountId: input.accountId, customerId: o.customerId, provider: deps.crm.provider, companyId: o.crmRecordId, contactId: null,
-        dealIds: '{}', matchMethod: 'external-id', productIds: [], stripeStateAt: new Date(o.stateAt * 1000), lastSyncedAt: now,
-      }))).onConflict((oc) => oc.columns(['accountId', 'customerId']).doUpdateSet((eb) => ({
-        companyId: eb.ref('excluded.companyId'),
-        // Never move the recorded Stripe state age backwards: a customer workflow may have written newer since.
-        stripeStateAt: sql`greatest(crm_links.stripe_state_at, excluded.stripe_state_at)`,
-        lastSyncedAt: eb.ref('excluded.lastSyncedAt'),
-        updatedAt: now,
-      }))).execute();
-    });
-  }
-
-  function countsOf(outcomes: NonNullable<PageProgress['written']>): OutcomeCounts {
-    return addCounts(emptyCounts(), Object.fromEntries(BACKFILL_OUTCOMES.map((o) => [o, outcomes.filter((w) => w.outcome === o).length])));
-  }
-
-  /**
-   * Several pages as one Salesforce bulk job. The heartbeat carries the job id once the job is closed, so
-   * a retried attempt collects that job's results instead of reading and submitting again.
-   */
-  async function bulkPages(input: BackfillPageInput, pages: number): Promise<BackfillPageResult> {
-    const ctx = Context.current();
-    let progress = ctx.info.heartbeatDetails as BulkProgress | undefined;
-    // Polling a bulk job can take minutes: keep the activity's heartbeat alive meanwhile.
-    const keepAlive = setInterval(() => ctx.heartbeat(progress), 15_000);
-    try {
-      let results: BatchUpsertResult[];
-      if (progress?.jobId) {
-        results = await deps.crm.upsertAccountsBulk!([], { jobId: progress.jobId });
-      } else {
-        const records: PageRecord[] = [];
-        let read: NonNullable<PageProgress['read']> = { nextCursor: input.segment.cursor, cursorCreated: null, hasMore: true, stripeReads: 0 };
-        for (let i = 0; i < pages && read.hasMore; i++) {
-          const page = await readPage({ ...input, segment: { ...input.segment, cursor: read.nextCursor } });
-          records.push(...page.records);
-          read = { ...page.read, cursorCreated: page.read.cursorCreated ?? read.cursorCreated, stripeReads: read.stripeReads + page.read.stripeReads };
-          ctx.heartbeat();
-        }
-        await markNewer(input.accountId, records);
-        const stateAt = Math.min(...records.map((r) => r.fetchedAt));
-        const skipped = records.filter((r) => r.skipReason).map((r) => ({ customerId: r.customerId, outcome: 'skipped' as const, reason: r.skipReason, crmRecordId: null, stateAt: r.fetchedAt }));
-        const toWrite = records.filter((r) => r.account !== null).map((r) => r.account!);
-        const pending: BulkProgress = { read, skipped, stateAt };
-        progress = pending;
-        results = toWrite.length === 0 ? [] : await deps.crm.upsertAccountsBulk!(toWrite, {
-          onJobCreated: (jobId) => {
-            progress = { ...pending, jobId };
-            ctx.heartbeat(progress);
-          },
-        });
-      }
-      const done = progress!;
-      const outcomes: NonNullable<PageProgress['written']> = [
-        ...done.skipped,
-        ...results.map((r) => r.ok
-          ? { customerId: r.customerId, outcome: r.created ? 'created' as const : 'updated' as const, reason: null, crmRecordId: r.id, stateAt: done.stateAt }
-          : { customerId: r.customerId, outcome: 'failed' as const, reason: r.reason, crmRecordId: null, stateAt: done.stateAt }),
-      ];
-      await record(input, outcomes);
-      return { ...done.read, records: outcomes.length, counts: countsOf(outcomes), stripeReads: done.read.stripeReads };
-    } catch (err) {
-      if (err instanceof CrmRateLimitError) throw ApplicationFailure.create({ type: 'CrmRateLimited', message: `backfill bulk: ${err.message}`, nextRetryDelay: err.retryAfterMs });
-      throw err;
-    } finally {
-      clearInterval(keepAlive);
-    }
-  }
-
-  return {
-    /** One page: read, skip what customer workflows wrote newer, write in one batch, log. Resumes from its heartbeat. */
-    async backfillPage(input: BackfillPageInput): Promise<BackfillPageResult> {
-      if (input.bulkPages && input.bulkPages > 1 && !input.dryRun && !input.retryOf && deps.crm.upsertAccountsBulk) return bulkPages(input, input.bulkPages);
-      const ctx = Context.current();
-      const progress: PageProgress = { ...(ctx.info.heartbeatDetails as PageProgress | undefined) };
-      let records: PageRecord[] = [];
-      if (!progress.written) {
-        const page = await readPage(input);
-        records = page.records;
-        progress.read = page.read;
-        await markNewer(input.accountId, records);
-        progress.written = await write(input, records);
-        // Once written, a retried attempt only records: the batch is not written or read again.
-        ctx.heartbeat(progress);
-      }
-      const read = progress.read!;
-      await record(input, progress.written);
-      const counts = countsOf(progress.written);
-      return { nextCursor: read.nextCursor, cursorCreated: read.cursorCreated, hasMore: read.hasMore, records: progress.written.length, counts, stripeReads: read.stripeReads };
-    },
-
-    /** Read once per workflow run. */
-    async getBackfillSettings(): Promise<{ provider: string; mode: 'b2b' | 'b2c'; crmTaskQueue: string; crmRateLimitPerSecond: number; pageSize: number; bulkThreshold: number }> {
-      return {
-        provider: deps.crm.provider, mode: deps.settings.mode, crmTaskQueue: deps.crmTaskQueue, crmRateLimitPerSecond: deps.crmRateLimitPerSecond, pageSize: BACKFILL_PAGE_SIZE,
-        bulkThreshold: deps.crm.upsertAccountsBulk ? deps.salesforceBulkThreshold : 0,
-      };
     },
 
     async backfillSetStatus(input: { runId: string; status: BackfillStatus; summary?: unknown }): Promise<void> {
       const now = new Date();
       const finished = input.status === 'completed' || input.status === 'canceled' || input.status === 'failed';
-      await deps.db.updateTable('backfillRuns')
-        .set({ status: input.status, provider: deps.crm.provider, updatedAt: now, ...(finished ? { finishedAt: now } : {}), ...(input.summary !== undefined ? { summary: JSON.stringify(input.summary) } : {}) })
-        .where('id', '=', input.runId).execute();
+      await deps.db.transaction().execute(async (trx) => {
+        await trx.updateTable('backfillRuns')
+          .set({ status: input.status, provider: deps.crm.provider, updatedAt: now, ...(finished ? { finishedAt: now } : {}), ...(input.summary !== undefined ? { summary: JSON.stringify(input.summary) } : {}) })
+          .where('id', '=', input.runId).execute();
+        // Staged pages of a finished run (a cancelled run's unwritten ones included) are not needed any more.
+        if (finished) await trx.deleteFrom('backfillBatches').where('runId', '=', input.runId).execute();
+      });
     },
   };
+
+  /**
+   * The cross-reference links customer workflows start from, and one more backfill write on each
+   * (backfill_seq): a workflow that sees it move writes its whole state again at its next round.
+   * The recorded Stripe state age stays the workflow's: it is what the backfill compares with.
+   */
+  async function seedLinks(trx: Transaction<Database>, input: BackfillWriteInput, written: ReadonlyArray<{ r: StagedRecord; id: string }>): Promise<void> {
+    const now = new Date();
+    const perCustomer = new Map<string, { companyId: string | null; contactId: string | null; dealIds: Record<string, string> }>();
+    for (const { r, id } of written) {
+      const entry = perCustomer.get(r.customerId) ?? { companyId: null, contactId: null, dealIds: {} };
+      if (input.kind === 'accounts') entry.companyId = id;
+      else if (input.kind === 'contacts') entry.contactId = id;
+      else if (r.t === 'deal') entry.dealIds[r.deal.subscriptionId] = id;
+      perCustomer.set(r.customerId, entry);
+    }
+    const values = [...perCustomer].sort(([a], [b]) => a.localeCompare(b)).map(([customerId, e]) => ({
+      accountId: input.accountId, customerId, provider: deps.crm.provider, companyId: e.companyId, contactId: e.contactId,
+      dealIds: JSON.stringify(e.dealIds), matchMethod: 'external-id', productIds: [], stripeStateAt: null, lastSyncedAt: now, backfillSeq: 1,
+    }));
+    await trx.insertInto('crmLinks').values(values).onConflict((oc) => oc.columns(['accountId', 'customerId']).doUpdateSet({
+      companyId: sql`coalesce(excluded.company_id, crm_links.company_id)`,
+      contactId: sql`coalesce(excluded.contact_id, crm_links.contact_id)`,
+      dealIds: sql`crm_links.deal_ids || excluded.deal_ids`,
+      backfillSeq: sql`crm_links.backfill_seq + 1`,
+      lastSyncedAt: now,
+      updatedAt: now,
+    })).execute();
+  }
+}
+
+export interface BackfillSettings {
+  provider: string;
+  mode: 'b2b' | 'b2c';
+  /** The task queue of the CRM batch writes. */
+  writeTaskQueue: string;
+  crmRateLimitPerSecond: number;
+  stripeReadRateLimitPerSecond: number;
+  pageSize: number;
+  /** Records per CRM request: HubSpot 100, Salesforce 200 (two pages per collection). */
+  batchLimit: number;
+  /** Runs above this many records write through bulk jobs (0: never). */
+  bulkThreshold: number;
+}
+
+/** Step results keep their counts as strings (the results column maps names to record ids). */
+function storedCounts(counts: OutcomeCounts): Record<string, string> {
+  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [`count:${k}`, String(v)]));
+}
+
+function addStored(acc: OutcomeCounts, stored: Record<string, string>): OutcomeCounts {
+  const out = { ...acc };
+  for (const k of Object.keys(out) as BackfillOutcomeName[]) out[k] += Number(stored[`count:${k}`] ?? 0);
+  return out;
 }

@@ -21,10 +21,14 @@ export interface ActivityDeps {
   settings: SyncSettings;
   /** The queue the CRM worker polls; workflows send CRM activities there. */
   crmTaskQueue: string;
+  /** The queue of the backfill's CRM batch writes (default: the CRM queue). */
+  backfillWriteTaskQueue?: string;
   /** CRM_RATE_LIMIT_PER_SECOND, for the backfill's estimates (default: the config default, 19). */
   crmRateLimitPerSecond?: number;
   /** SALESFORCE_BULK_THRESHOLD (default 10,000). */
   salesforceBulkThreshold?: number;
+  /** STRIPE_READ_RATE_LIMIT_PER_SECOND: the backfill's shared Stripe read budget (default 20). */
+  stripeReadRateLimitPerSecond?: number;
 }
 
 /** Builds every activity from its dependencies; no module-level clients. */
@@ -37,7 +41,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createIdentityActivities(deps),
     ...createCatalogActivities(deps),
     ...createReconciliationActivities(deps),
-    ...createBackfillActivities({ ...deps, crmRateLimitPerSecond: deps.crmRateLimitPerSecond ?? 19, salesforceBulkThreshold: deps.salesforceBulkThreshold ?? 10_000 }),
+    ...createBackfillActivities({
+      ...deps, crmRateLimitPerSecond: deps.crmRateLimitPerSecond ?? 19, salesforceBulkThreshold: deps.salesforceBulkThreshold ?? 10_000,
+      stripeReadRateLimitPerSecond: deps.stripeReadRateLimitPerSecond ?? 20,
+    }),
   };
 }
 

@@ -7,14 +7,32 @@ import type { Database } from '../db/database.js';
 import type { DiscrepancyKind, DiscrepancyStatus, ReconciliationKind, ReconciliationMode } from '../db/reconciliation-tables.js';
 import {
   customerSnapshotFromStripe,
+  paymentFromCharge,
+  paymentFromRefund,
   subscriptionSnapshotFromStripe,
   type CustomerSnapshot,
+  type PaymentSnapshot,
   type StripeSubscriptionInput,
   type SubscriptionSnapshot,
 } from '../domain/billing-snapshot.js';
 import type { SyncSettings } from '../domain/crm-plan.js';
-import { compareFields, computeExpected, domainOf, PRECISE_FIELDS, SNAPSHOT_FIELDS, type FieldDifference } from '../domain/reconciliation.js';
+import { companyDomainOf, matchCustomer } from '../domain/identity.js';
+import { applyPayments, createPaymentAggregates } from '../domain/payment-aggregates.js';
+import {
+  compareFields,
+  domainOf,
+  expectedFor,
+  movementDifferences,
+  queueDecision,
+  reviewFindingOf,
+  SNAPSHOT_FIELDS,
+  STATE_FIELDS,
+  type FieldDifference,
+  type ReviewFinding,
+  type ReviewFindingKind,
+} from '../domain/reconciliation.js';
 import { CRM_FIELD_NAMES, type CrmFieldNameMap } from '../domain/crm-field-names.js';
+import { rollUpAccountFields, type RollupMember } from '../domain/rollup.js';
 import { customerWorkflowId } from '../domain/workflow-ids.js';
 import { CrmRateLimitError, type CrmAdapter } from './crm/types.js';
 import type { ScannedRecord } from './crm/scan.js';
@@ -41,6 +59,9 @@ const COMPARE_BATCH = 500;
 /** At most one CRM batch read (100 records) per verify call, so the CRM queue's rate limit still counts requests. */
 const VERIFY_BATCH = 100;
 const REPAIR_BATCH = 100;
+const REVIEW_BATCH = 100;
+/** The discrepancy kinds a person decides on (the review queue), as opposed to what a resync repairs. */
+const REVIEW_KINDS: DiscrepancyKind[] = ['unlinked', 'orphan', 'duplicate-stripe-id', 'duplicate-email', 'duplicate-domain'];
 /** A customer with a webhook still in flight is skipped rather than reported: the sync is about to write it. */
 const IN_FLIGHT_WINDOW_MS = 10 * 60_000;
 
@@ -75,6 +96,27 @@ export interface CompareResult {
   totals: StripeTotals;
 }
 
+/** A record a review offers, as the queue stores it. */
+interface ReviewCandidate {
+  recordId: string;
+  method: string;
+  score: number;
+  name?: string | null;
+  domain?: string | null;
+  /** The Stripe customer the record names, if any. */
+  customerId?: string | null;
+}
+
+export interface ReviewQueueResult {
+  next: string | null;
+  /** New reviews opened. */
+  queued: number;
+  /** Findings whose review was already open (from an earlier run, or the customer workflow's matcher). */
+  alreadyOpen: number;
+  /** Findings a person already dismissed. */
+  ignored: number;
+}
+
 export interface VerifyResult {
   next: string | null;
   verified: number;
@@ -89,6 +131,12 @@ export class ReconciliationUnsupportedError extends Error {
 function addMrr(into: Record<string, number>, currency: string | null, amount: number): void {
   if (currency === null || !Number.isFinite(amount) || amount === 0) return;
   into[currency] = Math.round(((into[currency] ?? 0) + amount) * 1000) / 1000;
+}
+
+/** A CRM record several Stripe customers are linked to, and those customers. */
+interface RollupGroup {
+  recordId: string;
+  members: Array<{ accountId: string; customerId: string }>;
 }
 
 function crmFailure(err: unknown): never {
@@ -115,7 +163,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     if (rows.length === 0) return;
     await db.insertInto('reconciliationDiscrepancies').values(rows.map((r) => ({
       runId: r.runId, kind: r.kind, customerId: r.customerId, crmRecordId: r.crmRecordId,
-      fields: JSON.stringify(Object.fromEntries((r.fields ?? []).map((d) => [d.field, { expected: d.expected, actual: d.actual }]))),
+      fields: JSON.stringify(Object.fromEntries((r.fields ?? []).map((d) => [d.field, { expected: d.expected, actual: d.actual, ...(d.rule ? { rule: d.rule } : {}) }]))),
       details: JSON.stringify(r.details ?? {}), status: r.status,
     }))).execute();
   }
@@ -125,6 +173,70 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     const names: Record<string, string> = {};
     for await (const product of deps.stripe.products.list({ limit: 100 }, opts(accountId))) names[product.id] = product.name;
     return names;
+  }
+
+  /** What the review shows for an orphan or a duplicate group: its records, and the customer each names. */
+  function candidatesOf(finding: ReviewFinding, details: unknown): ReviewCandidate[] {
+    const named = new Map(((details as { records?: Array<{ recordId: string; customerId: string | null }> } | null)?.records ?? []).map((r) => [r.recordId, r.customerId]));
+    const method = finding.reason === 'duplicate-email' ? 'email' : finding.reason === 'duplicate-domain' ? 'domain' : 'external-id';
+    return finding.recordIds.map((recordId) => ({ recordId, method, score: 1, customerId: named.get(recordId) ?? finding.customerId }));
+  }
+
+  /** The records the customer workflow's matcher would weigh for this customer, scored the same way. */
+  async function unlinkedCandidates(customerId: string, email: string | null, name: string | null): Promise<ReviewCandidate[]> {
+    const found = await deps.crm.findAccountCandidates({ customerId, email, domain: companyDomainOf(email) }).catch(crmFailure);
+    const decision = matchCustomer({ id: customerId, email, name }, found, deps.settings.identity);
+    const scored = decision.kind === 'link' ? [{ recordId: decision.recordId, method: decision.method, score: decision.score }]
+      : decision.kind === 'review' ? decision.candidates : [];
+    const byId = new Map(found.map((c) => [c.recordId, c]));
+    return scored.map((c) => ({ ...c, name: byId.get(c.recordId)?.name ?? null, domain: byId.get(c.recordId)?.domain ?? null, customerId: byId.get(c.recordId)?.stripeCustomerId ?? null }));
+  }
+
+  /**
+   * Customers (of these) linked to a CRM record that other Stripe customers share: a roll-up record
+   * (activities/rollup.ts). Its fields are the combination of its members', so neither member's own
+   * computation can be compared with it.
+   */
+  async function rollupGroups(accountId: string, customerIds: string[]): Promise<Map<string, RollupGroup>> {
+    const provider = deps.crm.provider;
+    const mine = await db.selectFrom('crmLinks').select(['customerId', 'companyId'])
+      .where('accountId', '=', accountId).where('customerId', 'in', customerIds).where('provider', '=', provider).where('companyId', 'is not', null).execute();
+    if (mine.length === 0) return new Map();
+    const members = await db.selectFrom('crmLinks').select(['accountId', 'customerId', 'companyId'])
+      .where('provider', '=', provider).where('companyId', 'in', [...new Set(mine.map((m) => m.companyId!))]).execute();
+    const byRecord = new Map<string, Array<{ accountId: string; customerId: string }>>();
+    for (const m of members) byRecord.set(m.companyId!, [...(byRecord.get(m.companyId!) ?? []), { accountId: m.accountId, customerId: m.customerId }]);
+    const out = new Map<string, RollupGroup>();
+    for (const m of mine) {
+      const group = byRecord.get(m.companyId!) ?? [];
+      if (group.length > 1) out.set(m.customerId, { recordId: m.companyId!, members: group });
+    }
+    return out;
+  }
+
+  async function verifyRollup(runId: string, customerId: string, group: RollupGroup, scan: ReturnType<typeof scanner>): Promise<Parameters<typeof insertDiscrepancies>[0][number] | null> {
+    const page = await scan({ cursor: null, customerIds: group.members.map((m) => m.customerId) }).catch(crmFailure);
+    const record = page.records.find((r) => r.id === group.recordId);
+    if (!record) return { runId, kind: 'missing-record', customerId, crmRecordId: group.recordId, details: { reason: 'the roll-up record shared by several Stripe customers is gone', members: group.members }, status: 'open' };
+    const now = Math.floor(Date.now() / 1000);
+    const fresh: RollupMember[] = [];
+    for (const member of group.members) {
+      let fetched: Awaited<ReturnType<typeof stripeActivities.fetchStripeCustomer>> | null = null;
+      try {
+        fetched = await stripeActivities.fetchStripeCustomer({ accountId: member.accountId, customerId: member.customerId, includePayments: true });
+      } catch (err) {
+        if (!(err instanceof ApplicationFailure && err.type === 'StripeInvalidRequest')) throw err;
+      }
+      if (!fetched) continue;
+      const { customer } = fetched;
+      const productIds = [...new Set(customer.subscriptions.flatMap((s) => s.items.filter((i) => !i.price.productName && i.price.productId).map((i) => i.price.productId!)))];
+      const productNames = await stripeActivities.lookupProductNames({ accountId: member.accountId, productIds });
+      const { fields } = expectedFor({ ...customer, productNames: { ...customer.productNames, ...productNames }, payments: fetched.payments }, deps.settings.mrr, now);
+      fresh.push({ customerId: `${member.accountId}/${member.customerId}`, fields });
+    }
+    if (fresh.length === 0) return null;
+    const differences = compareFields(rollUpAccountFields(fresh).fields, record.properties, LOGICAL_NAMES, STATE_FIELDS);
+    return differences.length > 0 ? { runId, kind: 'drift', customerId, crmRecordId: record.id, fields: differences, details: { rollupOf: group.members }, status: 'open' } : null;
   }
 
   return {
@@ -173,8 +285,12 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
       return { next: cursor, read, requests };
     },
 
-    /** Full runs: every Stripe customer, then every subscription (any status), into staging. */
-    async reconcileScanStripe(input: { runId: string; accountId: string; object: 'customers' | 'subscriptions'; cursor: string | null }): Promise<SliceResult> {
+    /**
+     * Full runs: every Stripe customer, every subscription (any status) and every charge with its
+     * refunds, each list in its own stream, into staging. Reading the account-wide charge list once
+     * costs a request per 100 charges, where the customer's own list would cost one per customer.
+     */
+    async reconcileScanStripe(input: { runId: string; accountId: string; object: 'customers' | 'subscriptions' | 'charges'; cursor: string | null }): Promise<SliceResult> {
       let cursor = input.cursor;
       let read = 0;
       let requests = 0;
@@ -191,7 +307,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
               .values(list.data.map((c) => ({ runId: input.runId, customerId: c.id, snapshot: JSON.stringify(customerSnapshotFromStripe(c)) })))
               .onConflict((oc) => oc.doNothing()).execute();
           }
-        } else {
+        } else if (input.object === 'subscriptions') {
           const list = await deps.stripe.subscriptions.list({ limit: 100, status: 'all', expand: ['data.discounts'], ...after }, opts(input.accountId));
           hasMore = list.has_more;
           read += list.data.length;
@@ -204,6 +320,21 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
               })))
               .onConflict((oc) => oc.doNothing()).execute();
           }
+        } else {
+          // The same snapshots, with the same embedded refunds, as fetchStripeCustomer folds for one customer.
+          const list = await deps.stripe.charges.list({ limit: 100, expand: ['data.refunds'], ...after }, opts(input.accountId));
+          hasMore = list.has_more;
+          read += list.data.length;
+          cursor = list.data.at(-1)?.id ?? cursor;
+          const rows: Array<{ runId: string; paymentId: string; customerId: string; snapshot: string }> = [];
+          for (const charge of list.data) {
+            const customerId = typeof charge.customer === 'string' ? charge.customer : charge.customer?.id;
+            // A guest charge belongs to no customer, so to no CRM record.
+            if (!customerId) continue;
+            const payments: PaymentSnapshot[] = [paymentFromCharge(charge), ...(charge.refunds?.data ?? []).map(paymentFromRefund)];
+            for (const p of payments) rows.push({ runId: input.runId, paymentId: p.id, customerId, snapshot: JSON.stringify(p) });
+          }
+          if (rows.length > 0) await db.insertInto('reconciliationStripePayments').values(rows).onConflict((oc) => oc.doNothing()).execute();
         }
         requests++;
         Context.current().heartbeat(cursor);
@@ -226,14 +357,19 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     },
 
     /**
-     * Compares a slice of staged Stripe customers (by id) with their staged CRM records on the
-     * fields a snapshot determines. Differences, missing records and unlinked customers only make
-     * the customer a suspect: `reconcileVerify` re-reads both sides before anything is reported.
+     * Compares a slice of staged Stripe customers (by id) with their staged CRM records on every
+     * Stripe-owned field: the state fields against values computed from the staged customer,
+     * subscriptions and payments, and the latest MRR movement against what that state allows.
+     * Differences, missing records and unlinked customers only make the customer a suspect:
+     * `reconcileVerify` re-reads both sides before anything is reported. `payments: false` is a run
+     * that began before the payments stream existed: it compares what a snapshot determines.
      */
-    async reconcileCompare(input: { runId: string; accountId: string; after: string | null }): Promise<CompareResult> {
-      const rows = await sql<{ customerId: string; snapshot: CustomerSnapshot; subscriptions: SubscriptionSnapshot[] | null; records: Array<{ id: string; properties: Record<string, string | null> }> | null }>`
+    async reconcileCompare(input: { runId: string; accountId: string; after: string | null; payments?: boolean }): Promise<CompareResult> {
+      const withPayments = input.payments !== false;
+      const rows = await sql<{ customerId: string; snapshot: CustomerSnapshot; subscriptions: SubscriptionSnapshot[] | null; payments: PaymentSnapshot[] | null; records: Array<{ id: string; properties: Record<string, string | null> }> | null }>`
         select c.customer_id, c.snapshot,
           (select json_agg(s.snapshot) from reconciliation_stripe_subscriptions s where s.run_id = c.run_id and s.customer_id = c.customer_id) as subscriptions,
+          (select json_agg(p.snapshot order by (p.snapshot->>'created')::bigint, p.payment_id) from reconciliation_stripe_payments p where p.run_id = c.run_id and p.customer_id = c.customer_id) as payments,
           (select json_agg(json_build_object('id', r.record_id, 'properties', r.properties) order by r.record_id) from reconciliation_crm_records r where r.run_id = c.run_id and r.customer_id = c.customer_id) as records
         from reconciliation_stripe_customers c
         where c.run_id = ${input.runId} and c.customer_id > ${input.after ?? ''}
@@ -244,11 +380,17 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
       const now = Math.floor(Date.now() / 1000);
       const suspects: string[] = [];
       for (const row of rows.rows) {
-        const expected = computeExpected({ customer: row.snapshot, subscriptions: row.subscriptions ?? [], discounts: [], productNames, payments: null }, deps.settings.mrr, now);
+        // Folded oldest first, as fetchStripeCustomer does: the aggregates' window drops the oldest.
+        const payments = withPayments ? applyPayments(createPaymentAggregates(), row.payments ?? []) : null;
+        const { fields: expected, movement } = expectedFor({ customer: row.snapshot, subscriptions: row.subscriptions ?? [], discounts: [], productNames, payments }, deps.settings.mrr, now);
         totals.customers++;
         addMrr(totals.mrr, expected.currency, expected.mrr);
         const record = row.records?.[0];
-        if (!record || (row.records?.length ?? 0) > 1 || compareFields(expected, record.properties, LOGICAL_NAMES, SNAPSHOT_FIELDS).length > 0) suspects.push(row.customerId);
+        if (
+          !record || (row.records?.length ?? 0) > 1 ||
+          compareFields(expected, record.properties, LOGICAL_NAMES, withPayments ? STATE_FIELDS : SNAPSHOT_FIELDS).length > 0 ||
+          movementDifferences(movement, record.properties, LOGICAL_NAMES).length > 0
+        ) suspects.push(row.customerId);
       }
       if (suspects.length > 0) {
         await db.insertInto('reconciliationCandidates').values(suspects.map((customerId) => ({ runId: input.runId, customerId })))
@@ -273,16 +415,31 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
       const page = await scan({ cursor: null, customerIds: ids }).catch(crmFailure);
       const byCustomer = new Map<string, ScannedRecord[]>();
       for (const r of page.records) byCustomer.set(r.customerId, [...(byCustomer.get(r.customerId) ?? []), r]);
-      const links = new Set((await db.selectFrom('crmLinks').select('customerId').where('accountId', '=', input.accountId).where('customerId', 'in', ids).execute()).map((l) => l.customerId));
+      // A link whose record ids are empty is a customer left unlinked on purpose (a review's `ignore`,
+      // IDENTITY_NO_CANDIDATE=unlinked): unlinked, not a missing record a resync would bring back.
+      const links = new Map((await db.selectFrom('crmLinks').select(['customerId', 'companyId', 'contactId']).where('accountId', '=', input.accountId).where('customerId', 'in', ids).execute())
+        .map((l) => [l.customerId, l.companyId !== null || l.contactId !== null]));
       const inFlight = new Set((await db.selectFrom('stripeEvents').select('customerId').distinct()
         .where('accountId', '=', input.accountId).where('customerId', 'in', ids).where('processedAt', 'is', null)
         .where('disposition', '=', 'routed').where('receivedAt', '>', new Date(Date.now() - IN_FLIGHT_WINDOW_MS)).execute()).map((e) => e.customerId));
+      const groups = await rollupGroups(input.accountId, ids);
+      const rollupsVerified = new Set<string>();
       const found: Parameters<typeof insertDiscrepancies>[0] = [];
       for (const customerId of ids) {
         Context.current().heartbeat(customerId);
         result.verified++;
         if (inFlight.has(customerId)) {
           result.skippedInFlight++;
+          continue;
+        }
+        const group = groups.get(customerId);
+        if (group) {
+          // A roll-up record is compared as a whole, once, against the roll-up of its members' fresh state.
+          if (!rollupsVerified.has(group.recordId)) {
+            rollupsVerified.add(group.recordId);
+            const finding = await verifyRollup(input.runId, customerId, group, scan);
+            if (finding) found.push(finding);
+          }
           continue;
         }
         const records = byCustomer.get(customerId) ?? [];
@@ -292,25 +449,34 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
         } catch (err) {
           if (!(err instanceof ApplicationFailure && err.type === 'StripeInvalidRequest')) throw err;
         }
-        const gone = !fetched || fetched.customer.customer.deleted;
+        if (!fetched) {
+          for (const r of records) found.push({ runId: input.runId, kind: 'orphan', customerId, crmRecordId: r.id, details: { reason: 'the Stripe customer does not exist' }, status: 'open' });
+          continue;
+        }
+        const stripeCustomer = fetched.customer.customer;
+        if (stripeCustomer.deleted) {
+          // A deleted customer's record stays with its history; only the deletion flag is Stripe's news.
+          for (const r of records) {
+            const differences = compareFields({ customer_deleted: true }, r.properties, LOGICAL_NAMES, ['customer_deleted']);
+            if (differences.length > 0) found.push({ runId: input.runId, kind: 'drift', customerId, crmRecordId: r.id, fields: differences, status: 'open' });
+          }
+          continue;
+        }
         // Created after the run began: the real-time path is handling it now.
-        if (!gone && (fetched!.customer.customer.created ?? 0) > input.startedAt) continue;
-        if (gone) {
-          for (const r of records) found.push({ runId: input.runId, kind: 'orphan', customerId, crmRecordId: r.id, details: { reason: 'the Stripe customer does not exist or was deleted' }, status: 'needs-review' });
-          continue;
-        }
+        if ((stripeCustomer.created ?? 0) > input.startedAt) continue;
         if (records.length === 0) {
-          if (links.has(customerId)) found.push({ runId: input.runId, kind: 'missing-record', customerId, crmRecordId: null, details: { reason: 'linked, but the CRM record is gone' }, status: 'open' });
-          else found.push({ runId: input.runId, kind: 'unlinked', customerId, crmRecordId: null, details: { email: fetched!.customer.customer.email }, status: 'needs-review' });
+          if (links.get(customerId) === true) found.push({ runId: input.runId, kind: 'missing-record', customerId, crmRecordId: null, details: { reason: 'linked, but the CRM record is gone' }, status: 'open' });
+          else found.push({ runId: input.runId, kind: 'unlinked', customerId, crmRecordId: null, details: { email: stripeCustomer.email, name: stripeCustomer.name, leftUnlinked: links.has(customerId) }, status: 'open' });
           continue;
         }
-        const { customer } = fetched!;
+        const { customer } = fetched;
         const productIds = [...new Set(customer.subscriptions.flatMap((s) => s.items.filter((i) => !i.price.productName && i.price.productId).map((i) => i.price.productId!)))];
         const productNames = await stripeActivities.lookupProductNames({ accountId: input.accountId, productIds });
-        const expected = computeExpected({ ...customer, productNames: { ...customer.productNames, ...productNames }, payments: fetched!.payments }, deps.settings.mrr, Math.floor(Date.now() / 1000));
+        const { fields: expected, movement } = expectedFor({ ...customer, productNames: { ...customer.productNames, ...productNames }, payments: fetched.payments }, deps.settings.mrr, Math.floor(Date.now() / 1000));
         // Duplicates are the duplicate scan's business; the oldest record (lowest id) is the one compared.
-        const differences = compareFields(expected, records[0]!.properties, LOGICAL_NAMES, PRECISE_FIELDS);
-        if (differences.length > 0) found.push({ runId: input.runId, kind: 'drift', customerId, crmRecordId: records[0]!.id, fields: differences, status: 'open' });
+        const record = records[0]!;
+        const differences = [...compareFields(expected, record.properties, LOGICAL_NAMES, STATE_FIELDS), ...movementDifferences(movement, record.properties, LOGICAL_NAMES)];
+        if (differences.length > 0) found.push({ runId: input.runId, kind: 'drift', customerId, crmRecordId: record.id, fields: differences, status: 'open' });
       }
       await insertDiscrepancies(found);
       for (const f of found) result.found[f.kind] = (result.found[f.kind] ?? 0) + 1;
@@ -321,31 +487,40 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     /**
      * After a full scan: CRM records naming a Stripe customer the scan did not see (confirmed one by
      * one, as a customer created since is not an orphan), and duplicate records, all set-based in SQL.
+     * A record of a customer deleted in Stripe is not an orphan (its record keeps the history), only
+     * drift if it does not say so.
      */
-    async reconcileCrmOnly(input: { runId: string; accountId: string; kind: ReconciliationKind }): Promise<{ orphans: number; duplicates: number; crm: StripeTotals }> {
+    async reconcileCrmOnly(input: { runId: string; accountId: string; kind: ReconciliationKind }): Promise<{ orphans: number; drifts: number; duplicates: number; crm: StripeTotals }> {
       let orphans = 0;
+      let drifts = 0;
       if (input.kind === 'full') {
         let after = '';
         for (;;) {
-          const page = await sql<{ recordId: string; customerId: string }>`
-            select r.record_id, r.customer_id from reconciliation_crm_records r
+          const page = await sql<{ recordId: string; customerId: string; properties: Record<string, string | null> }>`
+            select r.record_id, r.customer_id, r.properties from reconciliation_crm_records r
             where r.run_id = ${input.runId} and r.record_id > ${after}
               and not exists (select 1 from reconciliation_stripe_customers c where c.run_id = r.run_id and c.customer_id = r.customer_id)
             order by r.record_id limit 200`.execute(db);
           const rows: Parameters<typeof insertDiscrepancies>[0] = [];
           for (const r of page.rows) {
             Context.current().heartbeat(r.recordId);
-            let exists = false;
+            let state: 'exists' | 'deleted' | 'missing' = 'missing';
             try {
               const c = await deps.stripe.customers.retrieve(r.customerId, {}, opts(input.accountId));
-              exists = !('deleted' in c && c.deleted);
+              state = 'deleted' in c && c.deleted ? 'deleted' : 'exists';
             } catch (err) {
               if (!(err instanceof Error && 'statusCode' in err && (err as { statusCode?: number }).statusCode === 404)) throw err;
             }
-            if (!exists) rows.push({ runId: input.runId, kind: 'orphan', customerId: r.customerId, crmRecordId: r.recordId, details: { reason: 'the Stripe customer does not exist or was deleted' }, status: 'needs-review' });
+            if (state === 'missing') {
+              rows.push({ runId: input.runId, kind: 'orphan', customerId: r.customerId, crmRecordId: r.recordId, details: { reason: 'the Stripe customer does not exist' }, status: 'open' });
+            } else if (state === 'deleted') {
+              const differences = compareFields({ customer_deleted: true }, r.properties, LOGICAL_NAMES, ['customer_deleted']);
+              if (differences.length > 0) rows.push({ runId: input.runId, kind: 'drift', customerId: r.customerId, crmRecordId: r.recordId, fields: differences, status: 'open' });
+            }
           }
           await insertDiscrepancies(rows);
-          orphans += rows.length;
+          orphans += rows.filter((row) => row.kind === 'orphan').length;
+          drifts += rows.filter((row) => row.kind === 'drift').length;
           if (page.rows.length < 200) break;
           after = page.rows.at(-1)!.recordId;
         }
@@ -363,7 +538,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
             from reconciliation_crm_records where run_id = ${input.runId} and domain is not null group by domain having count(distinct customer_id) > 1
         ), inserted as (
           insert into reconciliation_discrepancies (run_id, kind, customer_id, crm_record_id, details, status)
-          select ${input.runId}, kind, case when kind = 'duplicate-stripe-id' then key end, records->0->>'recordId', json_build_object('key', key, 'records', records), 'needs-review'
+          select ${input.runId}, kind, case when kind = 'duplicate-stripe-id' then key end, records->0->>'recordId', json_build_object('key', key, 'records', records), 'open'
           from groups returning 1
         ) select count(*)::int as n from inserted`.execute(db);
       const crmTotals = await sql<{ currency: string | null; records: number; mrr: string | null }>`
@@ -375,7 +550,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
         crm.customers += row.records;
         addMrr(crm.mrr, row.currency, Number(row.mrr ?? 0));
       }
-      return { orphans, duplicates: duplicates.rows[0]?.n ?? 0, crm };
+      return { orphans, drifts, duplicates: duplicates.rows[0]?.n ?? 0, crm };
     },
 
     /**
@@ -419,6 +594,117 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
       return { next: rows.length < REPAIR_BATCH ? null : rows.at(-1)!.id, requested, failed };
     },
 
+    /**
+     * Repair mode: orphans, unlinked customers and duplicates go to the review queue (the
+     * identity_reviews table, `GET /reviews?kind=...`), one review per subject: a finding whose
+     * review is still open points at it (records found since are added), one a person dismissed
+     * with `ignore` is not queued again. An unlinked customer's review carries the CRM records that
+     * may be it, found the way the customer workflow's matcher finds them: that search is the only
+     * CRM request here, so a call stops after one of them (the CRM queue's rate limit counts calls).
+     */
+    async reconcileQueueReviews(input: { runId: string; accountId: string; after: string | null }): Promise<ReviewQueueResult> {
+      const rows = await db.selectFrom('reconciliationDiscrepancies').select(['id', 'kind', 'customerId', 'crmRecordId', 'details'])
+        .where('runId', '=', input.runId).where('kind', 'in', REVIEW_KINDS).where('status', '=', 'open')
+        .where(sql<boolean>`id > ${input.after ?? '0'}::bigint`).orderBy('id').limit(REVIEW_BATCH).execute();
+      const result: ReviewQueueResult = { next: null, queued: 0, alreadyOpen: 0, ignored: 0 };
+      const mark = (id: string, status: DiscrepancyStatus, reviewId: string) => db.updateTable('reconciliationDiscrepancies')
+        .set({ status, updatedAt: new Date(), details: sql`details || ${JSON.stringify({ reviewId })}::jsonb` })
+        .where('id', '=', id).execute();
+      let searched = false;
+      for (const row of rows) {
+        Context.current().heartbeat(row.id);
+        const finding = reviewFindingOf(row);
+        if (!finding) continue;
+        if (finding.kind === 'unlinked') {
+          // The customer's workflow may already be waiting on its matcher's review: that is the same question.
+          const waiting = await db.selectFrom('identityReviews').select('id')
+            .where('accountId', '=', input.accountId).where('customerId', '=', finding.customerId).where('kind', '=', 'match').where('status', '=', 'open')
+            .executeTakeFirst();
+          if (waiting) {
+            await mark(row.id, 'needs-review', String(waiting.id));
+            result.alreadyOpen++;
+            continue;
+          }
+        }
+        const existing = await db.selectFrom('identityReviews').select(['id', 'status', 'resolution', 'candidates'])
+          .where('accountId', '=', input.accountId).where('kind', '=', finding.kind).where('subject', '=', finding.subject)
+          .orderBy('id', 'desc').limit(20).execute();
+        const decision = queueDecision(finding, existing.map((r) => ({
+          id: String(r.id), status: r.status === 'open' ? 'open' : 'resolved',
+          action: (r.resolution as { action?: string } | null)?.action ?? null,
+          recordIds: r.candidates.map((c) => c.recordId),
+        })));
+        if (decision.action === 'ignored') {
+          await mark(row.id, 'ignored', decision.reviewId);
+          result.ignored++;
+          continue;
+        }
+        if (decision.action === 'already-open') {
+          const open = existing.find((r) => String(r.id) === decision.reviewId)!;
+          const known = new Set(open.candidates.map((c) => c.recordId));
+          const added = candidatesOf(finding, row.details).filter((c) => !known.has(c.recordId));
+          if (added.length > 0) {
+            await db.updateTable('identityReviews').set({ candidates: JSON.stringify([...open.candidates, ...added]) }).where('id', '=', open.id).execute();
+          }
+          await mark(row.id, 'needs-review', decision.reviewId);
+          result.alreadyOpen++;
+          continue;
+        }
+        let candidates = candidatesOf(finding, row.details);
+        const details = row.details as { email?: string | null; name?: string | null; key?: string } | null;
+        if (finding.kind === 'unlinked' && deps.settings.mode === 'b2b') {
+          if (searched) {
+            result.next = rows[rows.indexOf(row) - 1]!.id;
+            return result;
+          }
+          searched = true;
+          // Identity matching finds companies/Accounts (B2B); a B2C contact is keyed by email, not searched for.
+          candidates = await unlinkedCandidates(finding.customerId!, details?.email ?? null, details?.name ?? null);
+        }
+        const inserted = await db.insertInto('identityReviews').values({
+          accountId: input.accountId,
+          customerId: finding.customerId,
+          provider: deps.crm.provider,
+          kind: finding.kind,
+          reason: finding.reason,
+          subject: finding.subject,
+          source: 'reconciliation',
+          customer: JSON.stringify(finding.kind === 'duplicate-merge' && finding.customerId === null ? null : { id: finding.customerId, email: details?.email ?? null, name: details?.name ?? null }),
+          candidates: JSON.stringify(candidates),
+          details: JSON.stringify({ runId: input.runId, discrepancyId: row.id, discrepancyKind: row.kind, ...(details?.key ? { key: details.key } : {}) }),
+          resolution: null,
+          resolvedAt: null,
+        }).onConflict((oc) => oc.doNothing()).returning('id').executeTakeFirst();
+        // Another run queued the same subject a moment ago: point at that one.
+        const reviewId = inserted ? String(inserted.id) : String((await db.selectFrom('identityReviews').select('id')
+          .where('accountId', '=', input.accountId).where('kind', '=', finding.kind).where('subject', '=', finding.subject).where('status', '=', 'open')
+          .executeTakeFirstOrThrow()).id);
+        await mark(row.id, 'needs-review', reviewId);
+        if (inserted) result.queued++;
+        else result.alreadyOpen++;
+      }
+      result.next = rows.length < REVIEW_BATCH ? null : rows.at(-1)!.id;
+      return result;
+    },
+
+    /**
+     * After a complete run in repair mode: reviews this kind of run would have found again but did
+     * not are settled (someone fixed the CRM, or the customer was linked meanwhile), resolved as
+     * `cleared` with the run that saw it. Only reviews opened before the run started: a concurrent
+     * run may have queued newer ones.
+     */
+    async reconcileCloseStaleReviews(input: { runId: string; accountId: string; kinds: ReviewFindingKind[] }): Promise<{ closed: number }> {
+      if (input.kinds.length === 0) return { closed: 0 };
+      const closed = await sql<{ id: string }>`
+        update identity_reviews r set status = 'resolved', resolved_at = now(),
+          resolution = jsonb_build_object('action', 'cleared', 'runId', ${input.runId}::text, 'reason', 'reconciliation run ' || ${input.runId}::text || ' no longer finds it')
+        where r.account_id = ${input.accountId} and r.source = 'reconciliation' and r.status = 'open' and r.kind = any(${input.kinds})
+          and r.created_at < (select started_at from reconciliation_runs where id = ${input.runId}::bigint)
+          and not exists (select 1 from reconciliation_discrepancies d where d.run_id = ${input.runId}::bigint and d.details->>'reviewId' = r.id::text)
+        returning r.id`.execute(db);
+      return { closed: closed.rows.length };
+    },
+
     /** Closes the run with its summary and drops its staging rows. */
     async reconcileFinish(input: { runId: string; status: 'completed' | 'failed'; summary: unknown; error?: string }): Promise<void> {
       const counts = await db.selectFrom('reconciliationDiscrepancies').select(['kind', 'status', sql<number>`count(*)::int`.as('n')])
@@ -429,7 +715,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
         status: input.status, finishedAt: new Date(), error: input.error ?? null,
         summary: JSON.stringify({ ...(input.summary as object), discrepancies }),
       }).where('id', '=', input.runId).execute();
-      for (const table of ['reconciliationCandidates', 'reconciliationCrmRecords', 'reconciliationStripeSubscriptions', 'reconciliationStripeCustomers'] as const) {
+      for (const table of ['reconciliationCandidates', 'reconciliationCrmRecords', 'reconciliationStripePayments', 'reconciliationStripeSubscriptions', 'reconciliationStripeCustomers'] as const) {
         await db.deleteFrom(table).where('runId', '=', input.runId).execute();
       }
     },

@@ -17,6 +17,27 @@ export interface RecordSyncResultInput {
   round: number;
   /** How the CRM record was found: external-id, email, domain-name, review, created, unlinked. */
   matchMethod: string;
+  /**
+   * crm_links.backfill_seq as this workflow last saw it (from getSyncSettings before its first write, then
+   * from each record). Absent: not compared (histories from before the check).
+   */
+  knownBackfillSeq?: number;
+  /** The account fields written this round (kept for roll-up records, see activities/rollup.ts). */
+  accountFields?: Record<string, unknown> | null;
+}
+
+export interface RecordSyncResultOutput {
+  productNames: Record<string, string>;
+  /** Backfill writes to this customer so far. */
+  backfillSeq: number;
+  /**
+   * A backfill wrote this customer's records since `knownBackfillSeq`. Its write may have landed after this
+   * round's (a backfill write of older Stripe state than the workflow's), so the CRM may not hold what the
+   * workflow last wrote: it must write its whole state again.
+   */
+  rewrite: boolean;
+  /** Another customer is linked to the same CRM record: it is a roll-up record (see activities/rollup.ts). */
+  sharedRecord: boolean;
 }
 
 export interface DeadLetterInput {
@@ -33,56 +54,19 @@ export interface DeadLetterInput {
 /** Bookkeeping in Postgres, run as local activities so a sync round adds one marker to history, not a task. */
 export function createSyncRecordActivities(deps: { db: Kysely<Database>; provider: string; settings: SyncSettings; crmTaskQueue: string }) {
   return {
-    /** Read once per workflow run, so configuration changes reach running workflows at their next continue-as-new. */
-    async getSyncSettings(): Promise<SyncSettings & { provider: string; crmTaskQueue: string }> {
-      return { ...deps.settings, provider: deps.provider, crmTaskQueue: deps.crmTaskQueue };
+    /**
+     * Read once per workflow run, so configuration changes reach running workflows at their next
+     * continue-as-new. With a customer, also the backfill writes it has had so far (read before the
+     * workflow's first write, so any backfill write after it is seen when the round is recorded).
+     */
+    async getSyncSettings(customer?: { accountId: string; customerId: string }): Promise<SyncSettings & { provider: string; crmTaskQueue: string; backfillSeq: number }> {
+      const link = customer
+        ? await deps.db.selectFrom('crmLinks').select('backfillSeq').where('accountId', '=', customer.accountId).where('customerId', '=', customer.customerId).executeTakeFirst()
+        : undefined;
+      return { ...deps.settings, provider: deps.provider, crmTaskQueue: deps.crmTaskQueue, backfillSeq: link?.backfillSeq ?? 0 };
     },
 
-    /**
-     * Records the round and returns the catalog's current names of the customer's products. A rename
-     * that lands before this customer's products are recorded misses the catalog fan-out; reading the
-     * names back here, in the same transaction that records the products, closes that gap.
-     */
-    async recordSyncResult(input: RecordSyncResultInput): Promise<{ productNames: Record<string, string> }> {
-      const now = new Date();
-      const stripeStateAt = input.stripeStateAt > 0 ? new Date(input.stripeStateAt * 1000) : null;
-      return deps.db.transaction().execute(async (trx) => {
-        await trx.insertInto('crmLinks').values({
-          accountId: input.accountId,
-          customerId: input.customerId,
-          provider: deps.provider,
-          companyId: input.links.accountId,
-          contactId: input.links.contactId,
-          dealIds: JSON.stringify(input.links.dealIds),
-          matchMethod: input.matchMethod,
-          productIds: input.productIds,
-          stripeStateAt,
-          lastSyncedAt: now,
-        }).onConflict((oc) => oc.columns(['accountId', 'customerId']).doUpdateSet((eb) => ({
-          provider: eb.ref('excluded.provider'),
-          companyId: eb.ref('excluded.companyId'),
-          contactId: eb.ref('excluded.contactId'),
-          dealIds: eb.ref('excluded.dealIds'),
-          productIds: eb.ref('excluded.productIds'),
-          matchMethod: eb.ref('excluded.matchMethod'),
-          // Never move the recorded Stripe state age backwards (a backfill may have written newer).
-          stripeStateAt: sql`greatest(crm_links.stripe_state_at, excluded.stripe_state_at)`,
-          lastSyncedAt: eb.ref('excluded.lastSyncedAt'),
-          updatedAt: now,
-        }))).execute();
-        if (input.eventIds.length > 0) {
-          await trx.updateTable('stripeEvents').set({ processedAt: now })
-            .where('eventId', 'in', input.eventIds).where('processedAt', 'is', null).execute();
-        }
-        if (input.resolvedDeadLetterIds.length > 0) {
-          await trx.updateTable('deadLetters').set({ status: 'resolved', updatedAt: now })
-            .where('id', 'in', input.resolvedDeadLetterIds).where('status', '!=', 'resolved').execute();
-        }
-        const products = input.productIds.length === 0 ? [] : await trx.selectFrom('stripeProducts').select(['productId', 'name'])
-          .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds).execute();
-        return { productNames: Object.fromEntries(products.map((p) => [p.productId, p.name])) };
-      });
-    },
+    recordSyncResult: (input: RecordSyncResultInput) => recordSyncResult(deps, input),
 
     async recordDeadLetter(input: DeadLetterInput): Promise<{ id: string }> {
       const row = await deps.db.insertInto('deadLetters').values({
@@ -98,4 +82,65 @@ export function createSyncRecordActivities(deps: { db: Kysely<Database>; provide
       return { id: String(row.id) };
     },
   };
+}
+
+/**
+ * Records the round and returns the catalog's current names of the customer's products. A rename
+ * that lands before this customer's products are recorded misses the catalog fan-out; reading the
+ * names back here, in the same transaction that records the products, closes that gap.
+ */
+export async function recordSyncResult(deps: { db: Kysely<Database>; provider: string }, input: RecordSyncResultInput): Promise<RecordSyncResultOutput> {
+  const now = new Date();
+  const stripeStateAt = input.stripeStateAt > 0 ? new Date(input.stripeStateAt * 1000) : null;
+  return deps.db.transaction().execute(async (trx) => {
+    // Locked: a backfill records its writes under the same row lock, so each side sees the other's record.
+    const before = await trx.selectFrom('crmLinks').select('backfillSeq')
+      .where('accountId', '=', input.accountId).where('customerId', '=', input.customerId).forUpdate().executeTakeFirst();
+    const backfillSeq = before?.backfillSeq ?? 0;
+    await trx.insertInto('crmLinks').values({
+      accountId: input.accountId,
+      customerId: input.customerId,
+      provider: deps.provider,
+      companyId: input.links.accountId,
+      contactId: input.links.contactId,
+      dealIds: JSON.stringify(input.links.dealIds),
+      matchMethod: input.matchMethod,
+      productIds: input.productIds,
+      stripeStateAt,
+      lastSyncedAt: now,
+      ...(input.accountFields ? { accountFields: JSON.stringify(input.accountFields) } : {}),
+    }).onConflict((oc) => oc.columns(['accountId', 'customerId']).doUpdateSet((eb) => ({
+      ...(input.accountFields ? { accountFields: eb.ref('excluded.accountFields') } : {}),
+      provider: eb.ref('excluded.provider'),
+      companyId: eb.ref('excluded.companyId'),
+      contactId: eb.ref('excluded.contactId'),
+      dealIds: eb.ref('excluded.dealIds'),
+      productIds: eb.ref('excluded.productIds'),
+      matchMethod: eb.ref('excluded.matchMethod'),
+      // Never move the recorded Stripe state age backwards (a retried round may record after a newer one).
+      stripeStateAt: sql`greatest(crm_links.stripe_state_at, excluded.stripe_state_at)`,
+      lastSyncedAt: eb.ref('excluded.lastSyncedAt'),
+      updatedAt: now,
+    }))).execute();
+    if (input.eventIds.length > 0) {
+      await trx.updateTable('stripeEvents').set({ processedAt: now })
+        .where('eventId', 'in', input.eventIds).where('processedAt', 'is', null).execute();
+    }
+    if (input.resolvedDeadLetterIds.length > 0) {
+      await trx.updateTable('deadLetters').set({ status: 'resolved', updatedAt: now })
+        .where('id', 'in', input.resolvedDeadLetterIds).where('status', '!=', 'resolved').execute();
+    }
+    const products = input.productIds.length === 0 ? [] : await trx.selectFrom('stripeProducts').select(['productId', 'name'])
+      .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds).execute();
+    const shared = input.links.accountId === null ? undefined : await trx.selectFrom('crmLinks').select('customerId')
+      .where('provider', '=', deps.provider).where('companyId', '=', input.links.accountId).where('accountFields', 'is not', null)
+      .where((eb) => eb.not(eb.and([eb('accountId', '=', input.accountId), eb('customerId', '=', input.customerId)])))
+      .limit(1).executeTakeFirst();
+    return {
+      productNames: Object.fromEntries(products.map((p) => [p.productId, p.name])),
+      sharedRecord: shared !== undefined,
+      backfillSeq,
+      rewrite: input.knownBackfillSeq !== undefined && backfillSeq > input.knownBackfillSeq,
+    };
+  });
 }

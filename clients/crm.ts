@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { CrmAdapter, CrmProvider } from '../activities/crm/types.js';
+import type { CrmAdapter, CrmProvider, RequestGate } from '../activities/crm/types.js';
 import type { CrmFieldNameOverrides } from '../domain/crm-field-names.js';
 
 export interface CrmConnection {
@@ -8,24 +8,31 @@ export interface CrmConnection {
   hubspot?: { accessToken: string; baseUrl?: string };
   salesforce?: { instanceUrl: string; accessToken: string; apiVersion: string };
   fieldNameOverrides: CrmFieldNameOverrides;
+  /** CRM_SUBSCRIPTION_OBJECT: the custom object subscriptions go to instead of deals / Opportunities. */
+  subscriptionObject?: string;
 }
 
 export class CrmConfigurationError extends Error {
   override name = 'CrmConfigurationError';
 }
 
-/** The one place a provider name becomes an adapter; each provider's code stays in its own folder. */
-export async function createCrmAdapter(connection: CrmConnection): Promise<CrmAdapter> {
+/**
+ * The one place a provider name becomes an adapter; each provider's code stays in its own folder.
+ * `requestGate`, when given, is waited on before every request the adapter makes.
+ */
+export async function createCrmAdapter(connection: CrmConnection, requestGate?: RequestGate): Promise<CrmAdapter> {
+  const gate = requestGate ? { requestGate } : {};
+  const subscriptions = connection.subscriptionObject ? { subscriptionObject: connection.subscriptionObject } : {};
   switch (connection.provider) {
     case 'hubspot': {
       if (!connection.hubspot) throw new CrmConfigurationError('CRM_PROVIDER=hubspot needs HUBSPOT_ACCESS_TOKEN');
       const { createHubSpotAdapter } = await import('../activities/crm/hubspot/index.js');
-      return createHubSpotAdapter({ ...connection.hubspot, mode: connection.mode, fieldNameOverrides: connection.fieldNameOverrides });
+      return createHubSpotAdapter({ ...connection.hubspot, mode: connection.mode, fieldNameOverrides: connection.fieldNameOverrides, ...subscriptions, ...gate });
     }
     case 'salesforce': {
       if (!connection.salesforce) throw new CrmConfigurationError('CRM_PROVIDER=salesforce needs SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN');
       const { createSalesforceAdapter } = await import('../activities/crm/salesforce/index.js');
-      return createSalesforceAdapter({ ...connection.salesforce, mode: connection.mode, fieldNameOverrides: connection.fieldNameOverrides });
+      return createSalesforceAdapter({ ...connection.salesforce, mode: connection.mode, fieldNameOverrides: connection.fieldNameOverrides, ...subscriptions, ...gate });
     }
   }
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { InvalidSubscriptionObjectError } from '../domain/errors.js';
+import { parseSubscriptionObject } from '../domain/subscription-object.js';
 
 /**
  * The one place that reads the environment. Every other module receives a `Config`.
@@ -103,12 +105,15 @@ const envSchema = z.object({
   ),
   STRIPE_ACCOUNT_ID: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_]+$/, { message: 'must be an account id like acct_123' }).default('primary')),
   STRIPE_MODE: z.preprocess(emptyToUndefined, z.enum(['live', 'test']).optional()),
+  STRIPE_READ_RATE_LIMIT_PER_SECOND: positiveNumber(20),
 
   CRM_PROVIDER: z.preprocess(emptyToUndefined, z.enum(['hubspot', 'salesforce']).default('hubspot')),
   CRM_RATE_LIMIT_PER_SECOND: positiveNumber(19),
   SYNC_MODE: z.preprocess(emptyToUndefined, z.enum(['b2b', 'b2c']).default('b2b')),
   MRR_DISCOUNTS: z.preprocess(emptyToUndefined, z.enum(['apply', 'ignore']).default('apply')),
   CRM_FIELD_MAPPING: optionalString,
+  // Checked against CRM_PROVIDER below: what names an object differs between HubSpot and Salesforce.
+  CRM_SUBSCRIPTION_OBJECT: optionalString,
   SYNC_DEBOUNCE_MS: int(250, 0, 60_000),
   IDENTITY_NO_CANDIDATE: z.preprocess(emptyToUndefined, z.enum(['create', 'review', 'unlinked']).default('create')),
   IDENTITY_PLUS_ADDRESSING: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).default('false')),
@@ -174,6 +179,11 @@ export interface Config {
     accountId: string;
     /** Events whose livemode differs from this are acknowledged and not written to the CRM. */
     mode: 'live' | 'test';
+    /**
+     * Backfill Stripe reads per second per account, across every worker (a token bucket in PostgreSQL).
+     * Stripe allows 100 reads/s in live mode and 25 in test mode; the default leaves room for the real-time path.
+     */
+    readRateLimitPerSecond: number;
   };
   crm: {
     provider: 'hubspot' | 'salesforce';
@@ -183,6 +193,11 @@ export interface Config {
     mrrDiscounts: 'apply' | 'ignore';
     /** Path of a JSON file overriding CRM field names. */
     fieldMappingPath?: string;
+    /**
+     * The custom object subscriptions are written to instead of deals / Opportunities: HubSpot its name,
+     * `p<portal>_<name>` or `2-<n>`; Salesforce its API name (`Stripe_Subscription__c`). Absent: the default.
+     */
+    subscriptionObject?: string;
     hubspot: { accessToken?: string; baseUrl?: string };
     salesforce: {
       instanceUrl?: string;
@@ -264,6 +279,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.STRIPE_API_KEY && e.STRIPE_WEBHOOK_SECRETS.length === 0) {
     problems.push({ variable: 'STRIPE_WEBHOOK_SECRETS', message: 'required when STRIPE_API_KEY is set: webhooks cannot be verified without a signing secret' });
   }
+  let subscriptionObject: string | null = null;
+  try {
+    subscriptionObject = parseSubscriptionObject(e.CRM_PROVIDER, e.CRM_SUBSCRIPTION_OBJECT);
+  } catch (err) {
+    if (!(err instanceof InvalidSubscriptionObjectError)) throw err;
+    problems.push({ variable: 'CRM_SUBSCRIPTION_OBJECT', message: `${err.message} (CRM_PROVIDER=${e.CRM_PROVIDER})` });
+  }
   if (e.IDENTITY_REVIEW_SCORE > e.IDENTITY_AUTO_LINK_SCORE) {
     problems.push({ variable: 'IDENTITY_REVIEW_SCORE', message: 'must not exceed IDENTITY_AUTO_LINK_SCORE' });
   }
@@ -303,6 +325,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       }),
       accountId: e.STRIPE_ACCOUNT_ID,
       mode: e.STRIPE_MODE ?? (/_live_/.test(e.STRIPE_API_KEY ?? '') ? 'live' : 'test'),
+      readRateLimitPerSecond: e.STRIPE_READ_RATE_LIMIT_PER_SECOND,
     },
     crm: {
       provider: e.CRM_PROVIDER,
@@ -310,6 +333,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       mode: e.SYNC_MODE,
       mrrDiscounts: e.MRR_DISCOUNTS,
       ...(e.CRM_FIELD_MAPPING ? { fieldMappingPath: e.CRM_FIELD_MAPPING } : {}),
+      ...(subscriptionObject ? { subscriptionObject } : {}),
       hubspot: {
         ...(e.HUBSPOT_ACCESS_TOKEN ? { accessToken: e.HUBSPOT_ACCESS_TOKEN } : {}),
         ...(e.HUBSPOT_BASE_URL ? { baseUrl: e.HUBSPOT_BASE_URL } : {}),

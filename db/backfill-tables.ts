@@ -23,8 +23,12 @@ export interface BackfillRunTable {
 
 export interface BackfillRecordTable {
   runId: string;
-  /** 'customer' for now; the key leaves room for subscriptions and payments. */
+  /**
+   * What was written: 'customer' (the company/Account, or the contact in B2C), 'contact' (B2B), 'subscription'
+   * (deal/Opportunity), or a timeline activity's source: 'invoice', 'charge', 'refund', 'dispute'.
+   */
   objectType: string;
+  /** The Stripe id; for a timeline activity its key (`invoice_paid:in_1`), as one invoice may give several. */
   stripeId: string;
   customerId: string;
   outcome: BackfillOutcome;
@@ -32,6 +36,23 @@ export interface BackfillRecordTable {
   crmRecordId: string | null;
   attempts: Generated<number>;
   updatedAt: Generated<Date>;
+}
+
+/** A page read from Stripe, waiting for its CRM writes (see the 2026-11-27T1600 migration). */
+export interface BackfillBatchTable {
+  id: string;
+  runId: string;
+  stream: string;
+  records: Json<unknown>;
+  results: ColumnType<Record<string, Record<string, string>>, string | undefined, string>;
+  createdAt: Generated<Date>;
+}
+
+/** A token bucket shared by every worker (Stripe reads). */
+export interface RateBudgetTable {
+  name: string;
+  tokens: number;
+  updatedAt: Timestamp;
 }
 
 export type BackfillRun = Selectable<BackfillRunTable>;

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { IdentityTables } from './identity-tables.js';
-import type { BackfillRecordTable, BackfillRunTable } from './backfill-tables.js';
+import type { BackfillBatchTable, BackfillRecordTable, BackfillRunTable, RateBudgetTable } from './backfill-tables.js';
 import type { ReconciliationTables } from './reconciliation-tables.js';
 
 /** Timestamps are written as Date and read back as Date (pg and PGlite both parse timestamptz). */
@@ -40,6 +40,10 @@ export interface CrmLinkTable {
   productIds: ColumnType<string[], string[] | undefined, string[]>;
   stripeStateAt: Timestamp | null;
   lastSyncedAt: Timestamp | null;
+  /** The customer's latest account fields (roll-up records combine those of every linked customer). */
+  accountFields: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  /** Backfill writes to this customer's records so far (customer workflows compare it; see sync-records). */
+  backfillSeq: Generated<number>;
   createdAt: Generated<Date>;
   updatedAt: Generated<Date>;
 }
@@ -85,6 +89,8 @@ export interface Database extends ReconciliationTables, IdentityTables {
   stripeProducts: StripeProductTable;
   backfillRuns: BackfillRunTable;
   backfillRecords: BackfillRecordTable;
+  backfillBatches: BackfillBatchTable;
+  rateBudgets: RateBudgetTable;
 }
 
 export type StripeEvent = Selectable<StripeEventTable>;

@@ -13,8 +13,12 @@ export type ReconciliationStatus = 'running' | 'completed' | 'failed';
  * does not exist; duplicate-*: CRM records to merge.
  */
 export type DiscrepancyKind = 'drift' | 'missing-record' | 'unlinked' | 'orphan' | 'duplicate-stripe-id' | 'duplicate-email' | 'duplicate-domain';
-/** open: found, report-only; repair-requested: a resync went to the customer workflow; needs-review: for a person (the review queue). */
-export type DiscrepancyStatus = 'open' | 'repair-requested' | 'repair-failed' | 'needs-review';
+/**
+ * open: found (report mode, or not repaired yet); repair-requested: a resync went to the customer
+ * workflow; repair-failed: that request failed; needs-review: in the review queue (`details.reviewId`);
+ * ignored: a person already dismissed this finding in the review queue, so it was not queued again.
+ */
+export type DiscrepancyStatus = 'open' | 'repair-requested' | 'repair-failed' | 'needs-review' | 'ignored';
 
 export interface ReconciliationRunTable {
   id: Generated<string>;
@@ -64,6 +68,13 @@ export interface ReconciliationCrmRecordTable {
   domain: string | null;
   properties: Json<Record<string, string | null>>;
 }
+/** A charge or refund of the account-wide lists, as a payment snapshot. */
+export interface ReconciliationStripePaymentTable {
+  runId: string;
+  paymentId: string;
+  customerId: string;
+  snapshot: Json<unknown>;
+}
 export interface ReconciliationCandidateTable {
   runId: string;
   customerId: string;
@@ -74,6 +85,7 @@ export interface ReconciliationTables {
   reconciliationDiscrepancies: ReconciliationDiscrepancyTable;
   reconciliationStripeCustomers: ReconciliationStripeCustomerTable;
   reconciliationStripeSubscriptions: ReconciliationStripeSubscriptionTable;
+  reconciliationStripePayments: ReconciliationStripePaymentTable;
   reconciliationCrmRecords: ReconciliationCrmRecordTable;
   reconciliationCandidates: ReconciliationCandidateTable;
 }

@@ -153,7 +153,8 @@ export function primarySubscription(
 const LIVE_STATUSES: ReadonlySet<string> = new Set(['active', 'past_due', 'trialing']);
 const ENDED_STATUSES: ReadonlySet<string> = new Set(['canceled', 'incomplete_expired']);
 
-function nextRenewal(subscription: SubscriptionSnapshot): Timestamp | null {
+/** When the subscription next renews (or its trial converts); null when it will not renew. */
+export function nextRenewal(subscription: SubscriptionSnapshot): Timestamp | null {
   if (!LIVE_STATUSES.has(subscription.status) || subscription.cancelAtPeriodEnd) return null;
   let renewal: Timestamp | null;
   if (subscription.status === 'trialing' && subscription.trialEnd !== null) {

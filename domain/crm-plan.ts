@@ -1,5 +1,5 @@
 import type { SubscriptionSnapshot } from './billing-snapshot.js';
-import { changedCrmFields, computeCrmFields, type CrmFieldValues, type MrrSettings } from './crm-fields.js';
+import { changedCrmFields, computeCrmFields, nextRenewal, type CrmFieldValues, type MrrSettings } from './crm-fields.js';
 import type { CrmFieldName } from './crm-field-names.js';
 import { computeSubscriptionMrr } from './mrr.js';
 import { toMajorUnits } from './money.js';
@@ -35,6 +35,11 @@ export interface SyncSettings {
   mrr: MrrSettings;
   debounceMs: number;
   identity: IdentityOptions;
+  /**
+   * What a subscription becomes in the CRM: a deal / Opportunity (absent or `deal`), or a custom object
+   * (`custom`, CRM_SUBSCRIPTION_OBJECT), which also carries the subscription's renewal, trial and end dates.
+   */
+  subscriptionObject?: 'deal' | 'custom';
 }
 
 export interface PlannedDeal {
@@ -45,6 +50,15 @@ export interface PlannedDeal {
   stage: 'open' | 'won' | 'lost';
   closeDate: string;
   status: string;
+  /**
+   * Planned only for a custom subscription object (SyncSettings.subscriptionObject): a deal has no room for
+   * them, and leaving them out keeps a deal's fingerprint (and so its writes) exactly what it was.
+   * YYYY-MM-DD, null when there is none.
+   */
+  nextRenewalDate?: string | null;
+  trialEndDate?: string | null;
+  /** When the subscription ended, or the end a cancellation has scheduled. */
+  endDate?: string | null;
 }
 
 export interface CrmPlan {
@@ -90,12 +104,25 @@ export function planDeals(state: CustomerSyncState, settings: SyncSettings, now:
         stage: dealStage(sub),
         closeDate: toIsoDate(sub.startDate),
         status: sub.status,
+        ...(settings.subscriptionObject === 'custom' ? subscriptionDates(sub) : {}),
       };
     });
 }
 
+function subscriptionDates(sub: SubscriptionSnapshot): Required<Pick<PlannedDeal, 'nextRenewalDate' | 'trialEndDate' | 'endDate'>> {
+  const renewal = nextRenewal(sub);
+  const end = sub.endedAt ?? sub.cancelAt;
+  return {
+    nextRenewalDate: renewal === null ? null : toIsoDate(renewal),
+    trialEndDate: sub.trialEnd === null ? null : toIsoDate(sub.trialEnd),
+    endDate: end === null ? null : toIsoDate(end),
+  };
+}
+
+/** What the record as last written looked like; a deal's is unchanged since before custom objects existed. */
 export function dealFingerprint(deal: PlannedDeal): string {
-  return JSON.stringify([deal.name, deal.amount, deal.currency, deal.stage, deal.closeDate, deal.status]);
+  const base = [deal.name, deal.amount, deal.currency, deal.stage, deal.closeDate, deal.status];
+  return JSON.stringify(deal.nextRenewalDate === undefined ? base : [...base, deal.nextRenewalDate, deal.trialEndDate ?? null, deal.endDate ?? null]);
 }
 
 export function planCrmWrites(state: CustomerSyncState, links: CrmLinks, written: LastWritten, settings: SyncSettings, now: number): CrmPlan {

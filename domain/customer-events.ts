@@ -64,7 +64,9 @@ export interface TimelineEntry {
 
 const money = (amount: number, currency: string) => formatMoney(amount, currency);
 
-function invoiceTimeline(type: string, invoice: Stripe.Invoice, payment: PaymentSnapshot): TimelineEntry | null {
+// The timeline builders are shared with the backfill (domain/backfill.ts): both paths derive the same
+// entry, under the same key, from one Stripe object, so neither ever adds a second activity for it.
+export function invoiceTimeline(type: string, invoice: Stripe.Invoice, payment: PaymentSnapshot): TimelineEntry | null {
   if (type === 'invoice.paid' && payment.outcome === 'succeeded') {
     return {
       key: `invoice_paid:${invoice.id}`,
@@ -101,7 +103,7 @@ export function isInvoiceCharge(charge: Stripe.Charge): boolean {
   return /^(Subscription (creation|update|cycle)|Invoice [A-Z0-9-]+)/.test(charge.description ?? '');
 }
 
-function chargeTimeline(type: string, charge: Stripe.Charge, payment: PaymentSnapshot): TimelineEntry | null {
+export function chargeTimeline(type: string, charge: Stripe.Charge, payment: PaymentSnapshot): TimelineEntry | null {
   // Invoice payments get their entry from invoice.paid; only one-off charges get their own.
   if (type === 'charge.succeeded' && !isInvoiceCharge(charge) && payment.outcome === 'succeeded') {
     return {
@@ -116,7 +118,7 @@ function chargeTimeline(type: string, charge: Stripe.Charge, payment: PaymentSna
   return null;
 }
 
-function refundTimeline(refund: Stripe.Refund, payment: PaymentSnapshot): TimelineEntry | null {
+export function refundTimeline(refund: Stripe.Refund, payment: PaymentSnapshot): TimelineEntry | null {
   if (payment.outcome !== 'succeeded') return null;
   return {
     key: `refund:${refund.id}`,
@@ -128,7 +130,7 @@ function refundTimeline(refund: Stripe.Refund, payment: PaymentSnapshot): Timeli
   };
 }
 
-function disputeTimeline(type: string, dispute: Stripe.Dispute): TimelineEntry | null {
+export function disputeTimeline(type: string, dispute: Stripe.Dispute): TimelineEntry | null {
   if (type !== 'charge.dispute.created' && type !== 'charge.dispute.closed') return null;
   const opened = type === 'charge.dispute.created';
   return {

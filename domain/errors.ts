@@ -46,3 +46,8 @@ export class DuplicateSubscriptionError extends DomainError {
 export class InvalidArgumentError extends DomainError {
   override name = 'InvalidArgumentError';
 }
+
+/** A CRM_SUBSCRIPTION_OBJECT value the provider cannot name an object by. */
+export class InvalidSubscriptionObjectError extends DomainError {
+  override name = 'InvalidSubscriptionObjectError';
+}

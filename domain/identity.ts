@@ -41,7 +41,7 @@ export interface ScoredCandidate {
 
 export type MatchDecision =
   | { kind: 'link'; recordId: string; method: ScoredCandidate['method']; score: number }
-  | { kind: 'review'; reason: 'duplicate-records' | 'several-email-matches' | 'ambiguous-name' | 'no-candidate'; candidates: ScoredCandidate[] }
+  | { kind: 'review'; reason: 'duplicate-records' | 'several-email-matches' | 'ambiguous-name' | 'no-candidate' | 'linked-to-another-customer'; candidates: ScoredCandidate[] }
   | { kind: 'create' }
   | { kind: 'unlinked' };
 
@@ -184,6 +184,17 @@ export function matchCustomer(customer: IdentityCustomer, candidates: readonly C
     const strong = scored.filter((c) => c.score >= options.autoLinkScore);
     if (strong.length === 1 && scored.length === 1) return { kind: 'link', ...strong[0]! };
     if (scored.length > 0) return { kind: 'review', reason: strong.length > 1 ? 'duplicate-records' : 'ambiguous-name', candidates: scored };
+  }
+
+  // A record that already belongs to another Stripe customer (another Stripe account, product or
+  // region of the same company) is never linked automatically, nor silently duplicated: a person
+  // decides whether it becomes a roll-up record of both or this customer gets a record of its own.
+  // Only the exact email counts here: customers of one domain with similar names ("Acme EU", "Acme
+  // US") are as often separate customers as one company, and would flood the queue.
+  const owned = candidates.filter((c) => c.stripeCustomerId !== null && c.stripeCustomerId !== customer.id);
+  const ownedByEmail = email ? owned.filter((c) => c.emails.some((e) => normalizeEmail(e, options.plusAddressing) === email)) : [];
+  if (ownedByEmail.length > 0) {
+    return { kind: 'review', reason: 'linked-to-another-customer', candidates: ownedByEmail.map((c) => ({ recordId: c.recordId, method: 'email', score: 1 })) };
   }
 
   // 5. Nothing decided.

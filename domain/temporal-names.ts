@@ -15,6 +15,16 @@ export function crmTaskQueue(provider: string): string {
 }
 
 /**
+ * The backfill's CRM batch writes. Every CRM request, on either queue, takes a token from the shared
+ * request budget; a server-side task-queue limit set exactly at the CRM's rate delivers less than that rate
+ * (the server splits it over the queue's partitions), so the backfill's writes get a queue of their own
+ * whose limit is only a backstop.
+ */
+export function backfillWriteTaskQueue(crmQueue: string): string {
+  return `${crmQueue}-backfill`;
+}
+
+/**
  * Custom search attributes, registered on the dev server at start and documented for real
  * clusters. No personal data: ids and states only.
  */

@@ -14,3 +14,8 @@ export function parseCustomerWorkflowId(workflowId: string): { accountId: string
   const match = /^stripe-customer\/([^/]+)\/([^/]+)$/.exec(workflowId);
   return match ? { accountId: match[1]!, customerId: match[2]! } : null;
 }
+
+/** The workflow carrying out one review's decision on CRM records (at most one per review). */
+export function reviewActionWorkflowId(accountId: string, reviewId: string): string {
+  return `review-action/${accountId}/${reviewId}`;
+}

@@ -3,7 +3,7 @@ import { BACKFILL_OUTCOMES } from '../domain/backfill.js';
 import { parseArgs } from './bench-support.js';
 
 /**
- * `npm run backfill -- --since 2024-01-01 [--until 2025-01-01] [--dry-run] [--objects customers,subscriptions]`
+ * `npm run backfill -- --since 2024-01-01 [--until 2025-01-01] [--dry-run] [--objects customers,subscriptions,invoices,charges]`
  *
  * Starts a backfill through the running API (`npm start` or `npm run api`), shows a live progress bar
  * with rate and ETA, and ends with the summary table. Ctrl-C detaches; the run goes on
@@ -15,12 +15,15 @@ interface RunView {
   dryRun: boolean;
   processed: number;
   counts: Record<string, number>;
+  byObject: Record<string, Record<string, number>>;
   fraction: number;
   rate: number;
   etaSeconds: number | null;
   estimatedTotal: number | null;
   estimatedRunSeconds: number | null;
   stripeReads: number | null;
+  crmRequests: number | null;
+  repairs: number;
   createdAt: string;
   finishedAt: string | null;
 }
@@ -30,7 +33,7 @@ export class BackfillCliError extends Error {
 }
 
 const args = parseArgs(process.argv.slice(2), {
-  since: '', until: '', 'dry-run': 'false', objects: 'customers,subscriptions', concurrency: '', api: '',
+  since: '', until: '', 'dry-run': 'false', objects: 'customers,subscriptions,invoices,charges', concurrency: '', api: '',
   follow: '', pause: '', resume: '', cancel: '',
 });
 const base = args.api || `http://127.0.0.1:${loadConfig().api.port}`;
@@ -68,11 +71,17 @@ function summary(run: RunView): string {
     ['run', run.id],
     ['status', `${run.status}${run.dryRun ? ' (dry run: nothing written)' : ''}`],
     ...BACKFILL_OUTCOMES.map((o): [string, string] => [run.dryRun && o === 'created' ? 'would create' : run.dryRun && o === 'matched' ? 'would update (matched)' : o, String(run.counts[o] ?? 0)]),
+    // What was written, by object: customer (company/Account, or the contact in B2C), contact, subscription, invoice, ...
+    ...Object.entries(run.byObject ?? {}).map(([object, counts]): [string, string] => [
+      object, BACKFILL_OUTCOMES.filter((o) => (counts[o] ?? 0) > 0).map((o) => `${counts[o]} ${o}`).join(', ') || 'none',
+    ]),
     ['processed', String(run.processed)],
     ['rate', `${run.rate.toFixed(1)} records/s`],
     ['elapsed', duration(run.finishedAt ? (Date.parse(run.finishedAt) - Date.parse(run.createdAt)) / 1000 : null)],
     ...(run.stripeReads !== null ? [['Stripe reads', String(run.stripeReads)] as [string, string]] : []),
-    ...(run.dryRun && run.estimatedRunSeconds !== null ? [['real run would take', `${duration(run.estimatedRunSeconds)} at the configured CRM rate`] as [string, string]] : []),
+    ...(run.crmRequests !== null ? [['CRM requests', String(run.crmRequests)] as [string, string]] : []),
+    ...(run.repairs > 0 ? [['re-read after a workflow write', String(run.repairs)] as [string, string]] : []),
+    ...(run.dryRun && run.estimatedRunSeconds !== null ? [['real run would take', `${duration(run.estimatedRunSeconds)} at the configured CRM and Stripe rates`] as [string, string]] : []),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   const line = `+${'-'.repeat(w + 2)}+${'-'.repeat(Math.max(...rows.map(([, v]) => v.length)) + 2)}+`;

@@ -1,56 +1,97 @@
+import { loadavg } from 'node:os';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../config/index.js';
-import { BACKFILL_PAGE_SIZE } from '../domain/backfill.js';
-import { parseArgs, startBenchInfrastructure } from './bench-support.js';
+import { BACKFILL_PAGE_SIZE, backfillWorkflowId } from '../domain/backfill.js';
+import { salesforceConnectionFor } from '../sandboxes/salesforce/index.js';
+import { parseArgs, percentile, startBenchInfrastructure } from './bench-support.js';
 import { startLocalStackWithExternalSandboxes } from './local-stack.js';
 
 /**
- * `npm run bench:backfill -- --customers 100000 [--provider hubspot|salesforce] [--crm-rate 19]`
+ * `npm run bench:backfill -- --customers 100000 [--provider hubspot|salesforce] [--crm-limit 19] [--crm-rate 18.5] [--stripe-rate 20]
+ *   [--concurrency 8] [--bulk-threshold N] [--inject-429s N] [--profile [--trace]]`
  *
- * A historical backfill of `customers` seeded Stripe customers (one subscription each) through the
- * API, the backfill workflow and the CRM sandbox, with HubSpot Professional's limits: the sandbox
- * refuses more than 190 requests per rolling 10 s, the CRM queue is limited to 19 activities/s, and each
- * activity writes one batch of 100 → a bound of 1,900 records/s. Prints records/s and the ratio to the
- * bound, the 429s the CRM served, records lost and duplicated, and peak memory at 10k and at the end.
+ * A historical backfill of `customers` seeded Stripe customers (one subscription each) through the API,
+ * the backfill workflow and the CRM sandbox: every customer becomes a company and a contact, every
+ * subscription a deal (B2B), so a run writes three CRM records per customer. HubSpot runs with
+ * Professional's limits: the sandbox refuses more than 190 requests per rolling 10 s, the CRM queue is
+ * limited to 19 activities/s, and each activity is one batch request of up to 100 records → a bound of
+ * 1,900 records/s. Salesforce has no per-second limit (a daily allocation and a concurrency cap): its bound
+ * is the CRM queue's rate times its batch (collections of 200 → 3,800 records/s), and a run above
+ * SALESFORCE_BULK_THRESHOLD writes Bulk API 2.0 jobs whose speed is Salesforce's processing, not a request rate.
+ *
+ * Prints records/s and the ratio to the bound, the 429s the CRM served, records lost and duplicated (every
+ * Stripe customer must be exactly one company and one contact, every subscription one deal), peak memory and
+ * the live heap after a collection at 10k records and at the end, and the load average (the machine may be
+ * shared). `--profile` also prints where the time went, from the workflow's histories.
  */
 const args = parseArgs(process.argv.slice(2), {
-  customers: '100000', provider: 'hubspot', 'crm-rate': '19', concurrency: '8',
+  customers: '100000', provider: 'hubspot', 'crm-limit': '19', 'crm-rate': '18.5', 'stripe-rate': '', concurrency: '8', profile: 'false', 'inject-429s': '0', 'bulk-threshold': '', trace: 'false',
   'admin-url': 'postgres://postgres@127.0.0.1:5432/postgres',
 });
 const customers = Number(args.customers);
 const provider = args.provider === 'salesforce' ? 'salesforce' : 'hubspot';
+/** The CRM's own limit, requests/s (HubSpot Pro: 190 per rolling 10 s); the bound is measured against it. */
+const crmLimit = Number(args['crm-limit']);
+/**
+ * CRM_RATE_LIMIT_PER_SECOND for the run: a little under the CRM's limit. The shared budget paces requests
+ * exactly, but they reach HubSpot with some jitter and HubSpot counts arrivals in a rolling window, so a
+ * pace at the very limit meets the odd 429 (each retried after a whole window).
+ */
 const crmRate = Number(args['crm-rate']);
-const bound = crmRate * BACKFILL_PAGE_SIZE;
 const config = loadConfig();
+const stripeRate = args['stripe-rate'] ? Number(args['stripe-rate']) : config.stripe.readRateLimitPerSecond;
+const batch = provider === 'salesforce' ? 200 : BACKFILL_PAGE_SIZE;
+const bulkThreshold = args['bulk-threshold'] ? Number(args['bulk-threshold']) : config.crm.salesforce.bulkThreshold;
+/**
+ * Records/s the request limit allows with full batches. HubSpot: its limit (19/s for Pro) × 100. Salesforce has
+ * no per-second limit (a daily allocation and a concurrency cap): the pace is ours, CRM_RATE_LIMIT_PER_SECOND ×
+ * 200 per collection; a run above SALESFORCE_BULK_THRESHOLD writes bulk jobs instead, whose speed is Salesforce's
+ * processing (the sandbox's is quick), not a request rate, so that bound is only the collections'.
+ */
+const bound = provider === 'salesforce' ? crmRate * batch : crmLimit * batch;
 const log = (line: string) => console.log(line);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const gc = (globalThis as { gc?: () => void }).gc;
 
 interface RunView {
   id: string;
   status: string;
   processed: number;
   counts: Record<string, number>;
+  byObject: Record<string, Record<string, number>>;
   rate: number;
   stripeReads: number | null;
+  crmRequests: number | null;
   summary: { activeSeconds?: number } | null;
 }
 
-log(`bench:backfill customers=${customers} provider=${provider} crm-limit=${crmRate} activities/s × ${BACKFILL_PAGE_SIZE} records = bound ${bound} records/s` +
-  (provider === 'salesforce' ? ' (each Salesforce batch: one SOQL lookup + one collection upsert)' : ` (HubSpot sandbox window ${crmRate * 10}/10 s)`));
+log(provider === 'salesforce'
+  ? `bench:backfill customers=${customers} provider=salesforce: no per-second limit; paced at ${crmRate} requests/s × ${batch} records per collection = bound ${bound} records/s ` +
+    `(a lookup query per Account and Contact collection makes 5 requests per 200 customers: ${Math.round((crmRate * 600) / 5)} records/s with collections alone); ` +
+    `above SALESFORCE_BULK_THRESHOLD=${bulkThreshold} records the run writes Bulk API 2.0 jobs; Stripe reads ${stripeRate}/s`
+  : `bench:backfill customers=${customers} provider=hubspot: CRM limit ${crmLimit} requests/s × ${batch} records = bound ${bound} records/s ` +
+    `(HubSpot sandbox window ${crmLimit * 10}/10 s); CRM_RATE_LIMIT_PER_SECOND=${crmRate}; Stripe reads ${stripeRate}/s`);
+log(`load average at start: ${load()} (2 cores; other work on the machine slows every figure)`);
 const infra = await startBenchInfrastructure(args['admin-url']!, config.temporal.cliPath, process.env.PATH ?? '');
 const stack = await startLocalStackWithExternalSandboxes({
   temporalAddress: infra.temporal.address,
   databaseUrl: infra.databaseUrl,
   provider,
-  env: { CRM_RATE_LIMIT_PER_SECOND: String(crmRate), DATABASE_POOL_MAX: '16' },
+  env: {
+    CRM_RATE_LIMIT_PER_SECOND: String(crmRate), STRIPE_READ_RATE_LIMIT_PER_SECOND: String(stripeRate), DATABASE_POOL_MAX: '16',
+    ...(args['bulk-threshold'] ? { SALESFORCE_BULK_THRESHOLD: args['bulk-threshold'] } : {}),
+  },
   sandboxOptions: {
     // Stripe's own default read limit (100 requests/s) stays on: the backfill must live within it.
     stripe: { realTimeTickMs: false },
     // HubSpot's default policy is Professional's: 190 requests per rolling 10 s.
-    hubspot: { rateLimit: { max: crmRate * 10, windowMs: 10_000 }, dailyLimit: 100_000_000 },
+    hubspot: { rateLimit: { max: crmLimit * 10, windowMs: 10_000 }, dailyLimit: 100_000_000 },
     salesforce: { limits: { dailyApiRequests: 10_000_000 } },
   },
 });
 const sandboxes = { urls: stack.sandboxUrls };
+const stackStartedAt = Date.now();
 
 const peaks = { rss: 0, heap: 0 };
 const sample = () => {
@@ -59,10 +100,15 @@ const sample = () => {
   peaks.heap = Math.max(peaks.heap, m.heapUsed);
 };
 const sampler = setInterval(sample, 200);
+/** The heap still reachable: what a leak would grow (heapUsed also counts garbage not yet collected). */
+const liveHeap = () => {
+  if (!gc) return null;
+  gc();
+  return process.memoryUsage().heapUsed;
+};
 
 try {
-  (globalThis as { gc?: () => void }).gc?.();
-  const before = process.memoryUsage();
+  const before = liveHeap();
   const seedStart = Date.now();
   const seeded = (await (await fetch(`${sandboxes.urls.stripe}/__sandbox/seed`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
@@ -70,56 +116,166 @@ try {
   })).json()) as { customers: number; subscriptions: number };
   log(`seeded ${seeded.customers} customers, ${seeded.subscriptions} subscriptions in ${Date.now() - seedStart} ms`);
   sample();
-  const baseline = { ...peaks };
-  log(`memory before the run (the sandboxes run in their own process): rss ${mb(baseline.rss)} heap ${mb(baseline.heap)}`);
+  log(`memory before the run (the sandboxes run in their own process): rss ${mb(peaks.rss)} heap ${mb(peaks.heap)}`);
 
+  // The stack provisioned its CRM properties at start; those requests count in HubSpot's rolling 10 s
+  // window too. A real backfill starts long after setup: let them leave the window first.
+  if (provider === 'hubspot') await new Promise((r) => setTimeout(r, Math.max(0, 10_500 - (Date.now() - stackStartedAt))));
+  // `--inject-429s N`: HubSpot refuses the first N contact batches with a 429, to see how a run absorbs them.
+  if (provider === 'hubspot' && Number(args['inject-429s']) > 0) {
+    await fetch(`${sandboxes.urls.hubspot}/__sandbox/faults`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ path: '^/crm/v3/objects/contacts/batch/create', rate429: 1, times: Number(args['inject-429s']) }),
+    });
+  }
   const res = await fetch(`${stack.api.url}/backfills`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ concurrency: Number(args.concurrency) }) });
   const started = (await res.json()) as RunView;
   if (res.status !== 202) throw new Error(`POST /backfills: ${res.status} ${JSON.stringify(started)}`);
   const t0 = Date.now();
-  let at10k: { rss: number; heap: number; seconds: number } | null = null;
+  let at10k: { rss: number; heap: number; live: number | null; seconds: number } | null = null;
   let run: RunView;
   for (;;) {
     run = (await (await fetch(`${stack.api.url}/backfills/${started.id}`)).json()) as RunView;
-    if (!at10k && run.processed >= Math.min(10_000, customers)) at10k = { ...peaks, seconds: (Date.now() - t0) / 1000 };
+    if (!at10k && run.processed >= Math.min(10_000, 3 * customers)) at10k = { ...peaks, live: liveHeap(), seconds: (Date.now() - t0) / 1000 };
     if (!['running', 'paused'].includes(run.status)) break;
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 500));
   }
   const wall = (Date.now() - t0) / 1000;
   sample();
+  // The run's own figures, before the checks below fetch every record (and the peaks with them).
+  const atEnd = { ...peaks, live: liveHeap() };
   const rate = run.processed / wall;
   log(`run ${run.id} ${run.status}: ${run.processed} records in ${wall.toFixed(1)} s = ${rate.toFixed(0)} records/s = ${((rate / bound) * 100).toFixed(1)} % of the ${bound}/s bound`);
-  log(`outcomes: ${JSON.stringify(run.counts)}; Stripe reads ${run.stripeReads ?? '?'} (${((run.stripeReads ?? 0) / wall).toFixed(1)}/s, sandbox limit 100/s)`);
+  log(`by object: ${Object.entries(run.byObject).map(([o, c]) => `${o} ${JSON.stringify(c)}`).join('; ')}`);
+  log(`CRM batch requests ${run.crmRequests ?? '?'} (${((run.crmRequests ?? 0) / wall).toFixed(1)}/s, paced at ${crmRate}/s; ${((run.processed) / Math.max(1, run.crmRequests ?? 1)).toFixed(1)} records each); ` +
+    `Stripe reads ${run.stripeReads ?? '?'} (${((run.stripeReads ?? 0) / wall).toFixed(1)}/s, limit ${stripeRate}/s, sandbox 100/s)`);
+  log(`load average at the end of the run: ${load()}`);
 
-  // Lost and duplicated: every Stripe customer must be exactly one CRM record.
-  const keys: string[] = [];
+  // Lost and duplicated: every Stripe customer is one company and one contact, every subscription one deal.
+  const stripeCustomers = new Set<string>();
+  const stripeSubscriptions = new Set<string>();
+  for await (const c of stack.stripe.customers.list({ limit: 100 })) stripeCustomers.add(c.id);
+  for await (const s of stack.stripe.subscriptions.list({ limit: 100, status: 'all' })) stripeSubscriptions.add(s.id);
+  const crmKeys: Record<'company' | 'contact' | 'deal', string[]> = { company: [], contact: [], deal: [] };
   if (provider === 'hubspot') {
-    const all = (await (await fetch(`${sandboxes.urls.hubspot}/__sandbox/objects/companies`)).json()) as { results: Array<{ properties: Record<string, string | null> }> };
-    for (const c of all.results) if (c.properties.stripe_customer_id) keys.push(c.properties.stripe_customer_id);
+    const keysOf = async (type: string, property: string) => {
+      const body = (await (await fetch(`${sandboxes.urls.hubspot}/__sandbox/objects/${type}?properties=${property}`)).json()) as { results: Array<{ properties: Record<string, string | null>; archived: boolean }> };
+      return body.results.filter((r) => !r.archived).map((r) => r.properties[property]).filter((k): k is string => typeof k === 'string');
+    };
+    crmKeys.company = await keysOf('companies', 'stripe_customer_id');
+    crmKeys.contact = await keysOf('contacts', 'stripe_customer_id');
+    crmKeys.deal = await keysOf('deals', 'stripe_subscription_id');
     const requests = (await (await fetch(`${sandboxes.urls.hubspot}/__sandbox/requests`)).json()) as { total: number; rateLimited: { total: number } };
-    log(`CRM requests ${requests.total}, 429s served ${requests.rateLimited.total}`);
+    log(`HubSpot requests ${requests.total}, 429s served ${requests.rateLimited.total}`);
   } else {
-    const all = (await (await fetch(`${sandboxes.urls.salesforce}/__sandbox/records/Account`)).json()) as { records: Array<Record<string, unknown>> };
-    for (const a of all.records) if (typeof a.Stripe_Customer_ID__c === 'string') keys.push(a.Stripe_Customer_ID__c);
-    const state = (await (await fetch(`${sandboxes.urls.salesforce}/__sandbox/state`)).json()) as { apiUsage: { used: number } };
-    log(`Salesforce API requests ${state.apiUsage.used} (${(state.apiUsage.used / wall).toFixed(1)}/s; Salesforce limits per day and concurrency, not per second)`);
+    const conn = salesforceConnectionFor(sandboxes.urls.salesforce, 'bench');
+    const keysOf = async (object: string, field: string) => {
+      const out: string[] = [];
+      let result = await conn.query<Record<string, unknown>>(`SELECT ${field} FROM ${object}`);
+      for (;;) {
+        for (const r of result.records) if (typeof r[field] === 'string') out.push(r[field] as string);
+        if (result.done || !result.nextRecordsUrl) break;
+        result = await conn.queryMore<Record<string, unknown>>(result.nextRecordsUrl);
+      }
+      return out;
+    };
+    crmKeys.company = await keysOf('Account', 'Stripe_Customer_ID__c');
+    crmKeys.contact = await keysOf('Contact', 'Stripe_Customer_ID__c');
+    crmKeys.deal = await keysOf('Opportunity', 'Stripe_Subscription_ID__c');
+    const state = (await (await fetch(`${sandboxes.urls.salesforce}/__sandbox/state`)).json()) as { apiUsage: { used: number }; bulkJobs: Record<string, number> };
+    log(`Salesforce API requests ${state.apiUsage.used} during the run and the checks; bulk jobs ${JSON.stringify(state.bulkJobs)}`);
   }
-  const distinct = new Set(keys);
-  const stripeIds = new Set<string>();
-  for await (const c of stack.stripe.customers.list({ limit: 100 })) stripeIds.add(c.id);
-  const lost = [...stripeIds].filter((id) => !distinct.has(id)).length;
-  log(`records lost ${lost}, duplicated ${keys.length - distinct.size} (${distinct.size} CRM records for ${stripeIds.size} Stripe customers)`);
-  if (at10k) log(`peak memory at 10k records (${at10k.seconds.toFixed(1)} s): rss ${mb(at10k.rss)} heap ${mb(at10k.heap)}`);
-  log(`peak memory at ${run.processed} records: rss ${mb(peaks.rss)} heap ${mb(peaks.heap)}`);
-  // What the run left behind in this process (run with NODE_OPTIONS=--expose-gc).
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) {
-    gc();
-    log(`heap after the run with the sandboxes emptied: ${mb(process.memoryUsage().heapUsed)} (before seeding: ${mb(before.heapUsed)})`);
+  let lost = 0;
+  let duplicated = 0;
+  for (const [what, keys, expected] of [['company', crmKeys.company, stripeCustomers], ['contact', crmKeys.contact, stripeCustomers], ['deal', crmKeys.deal, stripeSubscriptions]] as const) {
+    const distinct = new Set(keys);
+    const missing = [...expected].filter((id) => !distinct.has(id)).length;
+    lost += missing;
+    duplicated += keys.length - distinct.size;
+    log(`  ${what}: ${distinct.size} CRM records for ${expected.size} Stripe objects, ${missing} lost, ${keys.length - distinct.size} duplicated`);
   }
+  log(`records lost ${lost}, duplicated ${duplicated}`);
+  if (at10k) log(`memory at 10k records (${at10k.seconds.toFixed(1)} s): peak rss ${mb(at10k.rss)} heap ${mb(at10k.heap)}${at10k.live !== null ? `, live heap after GC ${mb(at10k.live)}` : ''}`);
+  log(`memory at ${run.processed} records: peak rss ${mb(atEnd.rss)} heap ${mb(atEnd.heap)}${atEnd.live !== null ? `, live heap after GC ${mb(atEnd.live)} (before seeding ${mb(before!)})` : ' (run with --expose-gc for the live heap)'}`);
+  if (args.profile === 'true') await profile(stack.client, backfillWorkflowId(stack.accountId, run.id));
   log(`targets: ≥ 90 % of the bound; lost = duplicated = 0; memory flat`);
 } finally {
   clearInterval(sampler);
   await stack.close();
   await infra.close();
+}
+
+/**
+ * Where the time went, from the histories of every run of the chain: how busy the CRM queue was
+ * (write requests started per second), how long writes waited for their rate-limit slot and ran,
+ * how long the phase boundary and continue-as-new left it idle.
+ */
+async function profile(client: Client, workflowId: string): Promise<void> {
+  const runs: string[] = [];
+  for await (const e of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(e.runId);
+  const writes: Array<{ scheduled: number; started: number; closed: number; failed: boolean }> = [];
+  const runSpans: Array<{ first: number; last: number }> = [];
+  const reads: Array<{ scheduled: number; started: number; closed: number; failed: boolean }> = [];
+  for (const runId of runs) {
+    const handle: WorkflowHandle = client.workflow.getHandle(workflowId, runId);
+    const history = await handle.fetchHistory();
+    const times = (history.events ?? []).map((e) => Number((e.eventTime as { seconds?: unknown } | null)?.seconds ?? 0) * 1000 + Math.floor(((e.eventTime as { nanos?: number } | null)?.nanos ?? 0) / 1e6));
+    if (times.length > 0) runSpans.push({ first: Math.min(...times), last: Math.max(...times) });
+    const scheduled = new Map<string, { type: string; at: number }>();
+    const startedAt = new Map<string, number>();
+    const attempts = new Map<string, number>();
+    const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+    for (const e of history.events ?? []) {
+      const at = ms(e.eventTime as never);
+      const id = String(e.eventId);
+      if (e.activityTaskScheduledEventAttributes) scheduled.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '', at });
+      if (e.activityTaskStartedEventAttributes) {
+        startedAt.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), at);
+        attempts.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), e.activityTaskStartedEventAttributes.attempt ?? 1);
+      }
+      const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
+      if (done) {
+        const sid = String(done.scheduledEventId);
+        const s = scheduled.get(sid);
+        if (!s) continue;
+        // A retried attempt's failure is in the last attempt's event only: `attempt` > 1 on the started event says so.
+        const entry = { scheduled: s.at, started: startedAt.get(sid) ?? s.at, closed: at, failed: (attempts.get(sid) ?? 1) > 1 };
+        if (s.type === 'backfillWrite') writes.push(entry);
+        if (s.type === 'backfillRead') reads.push(entry);
+      }
+    }
+  }
+  if (writes.length === 0) return;
+  writes.sort((a, b) => a.started - b.started);
+  const first = writes[0]!.started;
+  const last = Math.max(...writes.map((w) => w.closed));
+  const perSecond = new Map<number, number>();
+  for (const w of writes) perSecond.set(Math.floor((w.started - first) / 1000), (perSecond.get(Math.floor((w.started - first) / 1000)) ?? 0) + 1);
+  const seconds = Math.ceil((last - first) / 1000);
+  const counts = Array.from({ length: seconds }, (_, i) => perSecond.get(i) ?? 0).sort((a, b) => a - b);
+  // Idle: stretches with no write running or waiting for its slot.
+  let idle = 0;
+  let busyUntil = first;
+  for (const w of [...writes].sort((a, b) => a.scheduled - b.scheduled)) {
+    if (w.scheduled > busyUntil) idle += w.scheduled - busyUntil;
+    busyUntil = Math.max(busyUntil, w.closed);
+  }
+  const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+  log(`profile: ${runs.length} workflow run(s); ${reads.length} reads, ${writes.length} writes over ${(seconds).toFixed(0)} s from the first write`);
+  log(`  writes started per second: p10 ${percentile(counts, 10)}, median ${percentile(counts, 50)}, p90 ${percentile(counts, 90)}`);
+  log(`  per second from the first write: ${Array.from({ length: seconds }, (_, i) => perSecond.get(i) ?? 0).join(' ')}`);
+  if (args.trace === 'true') {
+    const at = (i: number) => first + i * 1000;
+    log(`  in flight at each second: ${Array.from({ length: seconds }, (_, i) => writes.filter((w) => w.scheduled <= at(i) && w.closed > at(i)).length).join(' ')}`);
+    log(`  reads in flight at each second: ${Array.from({ length: seconds }, (_, i) => reads.filter((w) => w.scheduled <= at(i) && w.closed > at(i)).length).join(' ')}`);
+    log(`  reads completed per second: ${Array.from({ length: seconds }, (_, i) => reads.filter((w) => w.closed >= at(i) && w.closed < at(i + 1)).length).join(' ')}`);
+  }
+  const retried = writes.filter((w) => w.failed).map((w) => `${((w.scheduled - first) / 1000).toFixed(1)}→${((w.closed - first) / 1000).toFixed(1)}`);
+  if (retried.length > 0) log(`  writes that needed a retry (a 429, a timeout), scheduled→done, seconds from the first write: ${retried.join(', ')}`);
+  log(`  write wait for its slot (scheduled → started) p50 ${percentile(sorted(writes.map((w) => w.started - w.scheduled)), 50)} ms, p95 ${percentile(sorted(writes.map((w) => w.started - w.scheduled)), 95)} ms; ` +
+    `run p50 ${percentile(sorted(writes.map((w) => w.closed - w.started)), 50)} ms, p95 ${percentile(sorted(writes.map((w) => w.closed - w.started)), 95)} ms`);
+  log(`  read run p50 ${percentile(sorted(reads.map((r) => r.closed - r.started)), 50)} ms, p95 ${percentile(sorted(reads.map((r) => r.closed - r.started)), 95)} ms`);
+  runSpans.sort((a, b) => a.first - b.first);
+  log(`  workflow runs (seconds from the first write): ${runSpans.map((r) => `${((r.first - first) / 1000).toFixed(1)}–${((r.last - first) / 1000).toFixed(1)}`).join(', ')}`);
+  log(`  CRM queue idle (no write scheduled) ${(idle / 1000).toFixed(1)} s; before the first write ${((first - Math.min(...reads.map((r) => r.scheduled))) / 1000).toFixed(1)} s`);
 }

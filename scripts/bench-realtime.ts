@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import Stripe from 'stripe';
 import { loadConfig } from '../config/index.js';
@@ -18,6 +21,8 @@ import { startLocalStackWithExternalSandboxes } from './local-stack.js';
 const args = parseArgs(process.argv.slice(2), {
   customers: '1000', rate: '100', seconds: '30', 'crm-rate': '300', 'burst-seconds': '5', concurrency: '32',
   'admin-url': 'postgres://postgres@127.0.0.1:5432/postgres',
+  // A file to write a CPU profile of this process's main thread (API, workers) during the ingest burst.
+  'profile-ingest': '',
 });
 const customers = Number(args.customers);
 const rate = Number(args.rate);
@@ -71,6 +76,7 @@ try {
   let stripeReads = 0;
   stack.clients.stripe.on('request', () => void stripeReads++);
   const opTimes = new Map<string, number[]>();
+  const cpuBefore = processCpu();
   const runStart = Date.now();
   const total = rate * seconds;
   let failedOps = 0;
@@ -92,6 +98,7 @@ try {
   const runSeconds = (Date.now() - runStart) / 1000;
   await whenIdle();
   await drain(stack, 300_000);
+  const cpuAfter = processCpu();
 
   const deliveries = (await stripeSandbox<{ data: Delivery[] }>('/deliveries?limit=10000')).data.filter((d) => d.attempts.some((a) => Date.parse(a.at) >= runStart));
   const acked = deliveries.filter((d) => d.status === 'succeeded');
@@ -115,6 +122,11 @@ try {
   freshness.sort((a, b) => a - b);
   log(`freshness (Stripe change → CRM write): p50 ${ms(percentile(freshness, 50))} p95 ${ms(percentile(freshness, 95))} p99 ${ms(percentile(freshness, 99))} over ${freshness.length} events (${unprocessed} unprocessed)`);
   log(`stripe reads per event: ${(stripeReads / Math.max(1, rows.length)).toFixed(3)} (${stripeReads} reads / ${rows.length} events)`);
+  // CPU time per event is what the machine's load cannot distort much: it says how many events/s
+  // these cores can carry end to end, whatever else was running during the timed phase.
+  const perEvent = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k]! - (cpuBefore[k] ?? 0)) * 1000) / Math.max(1, rows.length)]));
+  const totalMs = Object.values(perEvent).reduce((a, b) => a + b, 0);
+  log(`cpu per event (paced phase and drain): ${Object.entries(perEvent).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')} = ${totalMs.toFixed(1)} ms → ${cpus().length} cores carry ≈ ${((cpus().length * 1000) / totalMs).toFixed(0)} events/s`);
 
   // 4. Ingest capacity: signed events posted straight to the API as fast as it takes them.
   const secret = stack.appDeps.stripe.secrets[0]!.secret;
@@ -131,6 +143,11 @@ try {
   const floorRate = floorCalls / ((Date.now() - floorStart) / 1000);
   log(`floor: bare signal-with-start ${floorRate.toFixed(0)} calls/s to ${floorIds} existing workflows (${concurrency} concurrent)`);
   const customerList = subs.map((sub) => customerObjects.get(sub.customer as string)!);
+  const profiler = args['profile-ingest'] ? new Session() : null;
+  if (profiler) {
+    profiler.connect();
+    await new Promise<void>((resolve, reject) => profiler.post('Profiler.enable', () => profiler.post('Profiler.start', (err) => (err ? reject(err) : resolve()))));
+  }
   const load = new Worker(new URL('./bench-load-worker.mjs', import.meta.url), {
     workerData: { url: `${stack.api.url}/webhooks/stripe`, secret, customers: customerList, seconds: Number(args['burst-seconds']), concurrency, apiVersion: Stripe.API_VERSION },
   });
@@ -138,6 +155,12 @@ try {
     load.once('message', resolve);
     load.once('error', reject);
   });
+  if (profiler) {
+    const profile = await new Promise<unknown>((resolve, reject) => profiler.post('Profiler.stop', (err, result) => (err ? reject(err) : resolve(result.profile))));
+    writeFileSync(args['profile-ingest']!, JSON.stringify(profile));
+    profiler.disconnect();
+    log(`ingest profile written to ${args['profile-ingest']}`);
+  }
   const ingestRate = accepted / burstSeconds;
   log(`ingest: ${ingestRate.toFixed(0)} events/s accepted at full speed (${concurrency} concurrent, ${rejected} rejected) = ${(ingestRate / floorRate).toFixed(2)} × floor`);
   await stack.startWorkers();
@@ -157,6 +180,29 @@ try {
 } finally {
   await stack.close();
   await infra.close();
+}
+
+/**
+ * CPU seconds used so far by this process (API, workers, driver), the Temporal server, the sandbox
+ * process and PostgreSQL, read from /proc (Linux).
+ */
+function processCpu(): Record<string, number> {
+  const ticks = 100;
+  const out: Record<string, number> = { service: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, temporal: 0, sandboxes: 0, postgres: 0 };
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const kind = cmd.includes(`--port\0${new URL(`http://${infra.temporal.address}`).port}`) ? 'temporal'
+        : cmd.includes('bench-sandboxes-process') ? 'sandboxes'
+          : cmd.startsWith('postgres:') && cmd.includes(new URL(infra.databaseUrl).pathname.slice(1)) ? 'postgres' : null;
+      if (!kind) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out[kind]! += (Number(fields[11]) + Number(fields[12])) / ticks;
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return out;
 }
 
 /** Waits until every routed event has been written to the CRM. */

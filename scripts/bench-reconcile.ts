@@ -2,9 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type Stripe from 'stripe';
 import { hubspotValue } from '../activities/crm/hubspot/values.js';
 import { loadConfig } from '../config/index.js';
-import { customerSnapshotFromStripe, subscriptionSnapshotFromStripe, type StripeSubscriptionInput, type SubscriptionSnapshot } from '../domain/billing-snapshot.js';
+import {
+  customerSnapshotFromStripe,
+  paymentFromCharge,
+  paymentFromRefund,
+  subscriptionSnapshotFromStripe,
+  type PaymentSnapshot,
+  type StripeSubscriptionInput,
+  type SubscriptionSnapshot,
+} from '../domain/billing-snapshot.js';
 import { crmFieldNames } from '../domain/crm-field-names.js';
-import { createPaymentAggregates } from '../domain/payment-aggregates.js';
+import { applyPayments, createPaymentAggregates } from '../domain/payment-aggregates.js';
 import { computeExpected } from '../domain/reconciliation.js';
 import { stripeClientFor } from '../sandboxes/stripe/index.js';
 import type { ReconciliationInput, ReconciliationProgress } from '../workflows/reconciliation.js';
@@ -14,10 +22,13 @@ import { startLocalStack } from './local-stack.js';
 /**
  * `npm run bench:reconcile -- --customers 100000 --drift 1%`
  *
- * Seeds the Stripe sandbox (customers with subscriptions and cards) and the HubSpot sandbox with the
- * companies the sync would have written (plus their crm_links rows), injects known drift — changed
- * fields, deleted CRM records, orphan records, unlinked Stripe customers — then runs one full
- * reconciliation through Temporal and compares what it reports with what was injected.
+ * Seeds the Stripe sandbox (customers with subscriptions, cards and each subscription's paid invoice
+ * and charge) and the HubSpot sandbox with the companies the sync would have written (plus their
+ * crm_links rows), injects known drift — changed fields (subscription, payment history and MRR
+ * movement fields), deleted CRM records, orphan records, unlinked Stripe customers — then runs one
+ * full reconciliation through Temporal and compares what it reports with what was injected. The
+ * run compares every Stripe-owned field of every customer, payment history included, so the charge
+ * list is a stream of its own: its cost is printed beside the others.
  *
  * The CRM read bound is the least time any full scan can take: the pages it must read (HubSpot lists
  * 100 records per request) plus the verification reads, at CRM_RATE_LIMIT_PER_SECOND.
@@ -46,9 +57,9 @@ const stack = await startLocalStack({
 });
 
 try {
-  // 1. Stripe: customers with one subscription and a card each, no events (an import, not live traffic).
-  const seeded = stack.sandboxes.stripe.sandbox.seed({ customers, subscriptionsPerCustomer: 1, withInvoices: false, withPaymentMethods: true, emitEvents: false });
-  log(`stripe: seeded ${seeded.customers} customers, ${seeded.subscriptions} subscriptions in ${seeded.durationMs} ms`);
+  // 1. Stripe: customers with one subscription, its paid invoice and a card each, no events (an import, not live traffic).
+  const seeded = stack.sandboxes.stripe.sandbox.seed({ customers, subscriptionsPerCustomer: 1, withInvoices: true, withPaymentMethods: true, emitEvents: false });
+  log(`stripe: seeded ${seeded.customers} customers, ${seeded.subscriptions} subscriptions, ${seeded.charges} charges in ${seeded.durationMs} ms`);
 
   // 2. HubSpot: the company the sync writes for each, straight into the sandbox's store (the API would
   // take customers / rate seconds), with values computed by the same pure functions the sync uses.
@@ -67,22 +78,32 @@ try {
   const now = Math.floor(Date.now() / 1000);
   const all: Array<{ id: string; recordId: string }> = [];
   const subscriptionListMs = Date.now() - listStart;
+  const chargeListStart = Date.now();
+  const paymentsByCustomer = new Map<string, PaymentSnapshot[]>();
+  for await (const ch of driver.charges.list({ limit: 100, expand: ['data.refunds'] })) {
+    const customerId = typeof ch.customer === 'string' ? ch.customer : ch.customer?.id;
+    if (!customerId) continue;
+    paymentsByCustomer.set(customerId, [...(paymentsByCustomer.get(customerId) ?? []), paymentFromCharge(ch), ...(ch.refunds?.data ?? []).map(paymentFromRefund)]);
+  }
+  const chargeListMs = Date.now() - chargeListStart;
   const seedStart = Date.now();
   for await (const c of driver.customers.list({ limit: 100, expand: ['data.invoice_settings.default_payment_method'] })) {
-    const expected = computeExpected({ customer: customerSnapshotFromStripe(c as Stripe.Customer), subscriptions: subsByCustomer.get(c.id) ?? [], discounts: [], productNames, payments: createPaymentAggregates() }, stack.config.crm.mrrDiscounts === 'apply' ? { discounts: 'apply' } : { discounts: 'ignore' }, now);
+    const payments = applyPayments(createPaymentAggregates(), (paymentsByCustomer.get(c.id) ?? []).sort((a, b) => a.created - b.created));
+    const expected = computeExpected({ customer: customerSnapshotFromStripe(c as Stripe.Customer), subscriptions: subsByCustomer.get(c.id) ?? [], discounts: [], productNames, payments }, stack.config.crm.mrrDiscounts === 'apply' ? { discounts: 'apply' } : { discounts: 'ignore' }, now);
     const values = new Map<string, string>([['name', c.name ?? c.id], ['domain', `${c.id.toLowerCase()}.example`]]);
     for (const [field, name] of Object.entries(names)) if (name) values.set(name, hubspotValue(expected[field as keyof typeof expected]));
     const rec = store.commitCreate('companies', store.prepare('companies', values));
     all.push({ id: c.id, recordId: rec.id });
   }
   subsByCustomer.clear();
+  paymentsByCustomer.clear();
   for (let i = 0; i < all.length; i += 1000) {
     await stack.database.db.insertInto('crmLinks').values(all.slice(i, i + 1000).map((x) => ({
       accountId: stack.accountId, customerId: x.id, provider: 'hubspot', companyId: x.recordId, contactId: null, dealIds: '{}', matchMethod: 'external-id', productIds: [], stripeStateAt: new Date(), lastSyncedAt: new Date(),
     }))).execute();
   }
   log(`hubspot: seeded ${all.length} companies and links in ${Date.now() - seedStart} ms`);
-  log(`stripe listing floor on this machine (one client, sequential): subscriptions ${(subscriptionListMs / 1000).toFixed(1)} s; customers with the CRM seeding ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+  log(`stripe listing floor on this machine (one client, sequential): subscriptions ${(subscriptionListMs / 1000).toFixed(1)} s; charges ${(chargeListMs / 1000).toFixed(1)} s; customers with the CRM seeding ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
 
   // 3. Drift, in four equal parts, on distinct customers.
   const injected = new Set<string>();
@@ -90,7 +111,12 @@ try {
   const shuffled = all.map((x) => ({ x, k: Math.random() })).sort((a, b) => a.k - b.k).map((e) => e.x);
   const pick = shuffled.slice(0, count);
   const quarter = Math.ceil(count / 4);
-  const changes: Array<[string, string]> = [[names.mrr!, '12345'], [names.plan_name!, 'Drifted plan'], [names.subscription_status!, 'canceled'], [names.payment_method_status!, 'missing'], [names.cancel_at_period_end!, 'true']];
+  // Subscription fields, payment-history fields (compared for every customer, not only suspects) and
+  // an MRR movement the current state contradicts (a paying customer whose latest movement is churn).
+  const changes: Array<[string, string]> = [
+    [names.mrr!, '12345'], [names.plan_name!, 'Drifted plan'], [names.subscription_status!, 'canceled'], [names.payment_method_status!, 'missing'], [names.cancel_at_period_end!, 'true'],
+    [names.ltv!, '1'], [names.last_payment_date!, '2001-01-01'], [names.failed_payment_count!, '3'], [names.last_payment_amount!, '0.5'], [names.last_mrr_change_kind!, 'churn'],
+  ];
   pick.forEach((target, i) => {
     const rec = store.find('companies', target.recordId)!;
     if (i < quarter) {
@@ -149,10 +175,16 @@ try {
   const falsePositives = [...reported].filter((k) => !injected.has(k));
   const crmRequests = progress.counts.crmRequests + Math.ceil(progress.counts.suspects / 100);
   const bound = crmRequests / crmRate;
-  log(`run: ${progress.counts.stripeCustomers} Stripe customers, ${progress.counts.stripeSubscriptions} subscriptions, ${progress.counts.crmRecordsRead} CRM records in ${progress.counts.crmRequests} pages; ${progress.counts.suspects} suspects verified`);
+  log(`run: ${progress.counts.stripeCustomers} Stripe customers, ${progress.counts.stripeSubscriptions} subscriptions, ${progress.counts.stripeCharges ?? 0} charges (${Math.ceil((progress.counts.stripeCharges ?? 0) / 100)} list requests, streamed beside the CRM scan), ${progress.counts.crmRecordsRead} CRM records in ${progress.counts.crmRequests} pages; ${progress.counts.suspects} suspects verified`);
+  const byField = new Map<string, number>();
+  for (const r of await stack.database.db.selectFrom('reconciliationDiscrepancies').select('fields').where('runId', '=', progress.runId!).where('kind', '=', 'drift').execute()) {
+    for (const field of Object.keys(r.fields as Record<string, unknown>)) byField.set(field, (byField.get(field) ?? 0) + 1);
+  }
+  log(`drifted fields reported: ${[...byField].sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} ${n}`).join(', ')}`);
   log(`drifts found: ${found} / ${injected.size} injected = ${((found / injected.size) * 100).toFixed(1)} %`);
   log(`false positives: ${falsePositives.length}${falsePositives.length ? ` (${falsePositives.slice(0, 5).join(', ')}${falsePositives.length > 5 ? ', …' : ''})` : ''}`);
   log(`phases: ${Object.entries(progress.phaseSeconds).map(([phase, t]) => `${phase} ${t} s`).join(', ')}`);
+  log(`scan streams (side by side) done after: ${Object.entries(progress.streamSeconds ?? {}).map(([stream, t]) => `${stream} ${t} s`).join(', ')}`);
   log(`time: ${seconds.toFixed(1)} s; CRM read bound ${bound.toFixed(1)} s (${crmRequests} requests at ${crmRate}/s) → ${(seconds / bound).toFixed(2)} × bound`);
   log(`memory (one process: sandboxes holding ${customers} customers, Temporal worker, API): baseline RSS ${mb(baseline.rss)}, heap ${mb(baseline.heapUsed)}; peak during run RSS ${mb(peakRss)} (+${mb(peakRss - baseline.rss)}), heap ${mb(peakHeap)} (+${mb(peakHeap - baseline.heapUsed)})`);
   if (gc) log(`retained heap after full GC (sampled every 10 s): before run ${mb(retainedBaseline)}, max during run ${mb(retainedPeak)} (+${mb(retainedPeak - retainedBaseline)})`);

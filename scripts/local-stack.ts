@@ -13,7 +13,7 @@ import { startSandboxes, type RunningSandboxes, type SandboxOptions } from '../s
 import { startSandboxProcess, type SandboxUrls } from './sandbox-process.js';
 import { createWorkers } from '../workers/create-workers.js';
 import { createServiceClients, syncSettings, type ServiceClients, type ServiceEndpoints } from '../workers/services.js';
-import { salesforceDemoFields } from './demo-salesforce.js';
+import { salesforceDemoSchema } from './demo-salesforce.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -107,7 +107,10 @@ function sandboxOptionsFor(config: Config, options: LocalStackOptions): SandboxO
     // A seed of its own, so stacks in parallel test files never mint the same Stripe ids.
     // Stripe delivers webhooks in parallel; several in flight keep a slow moment from building a backlog.
     stripe: { seed: randomBytes(4).readUInt32LE(), webhooks: { concurrency: 8 }, ...options.sandboxOptions?.stripe },
-    salesforce: { customFields: salesforceDemoFields(config.crm.mode), ...options.sandboxOptions?.salesforce },
+    // Record ids of their own too: crm_links of parallel stacks share one database, and a record id
+    // another stack's CRM also handed out would make two unrelated customers look like one record's.
+    hubspot: { firstObjectId: 10_001 + randomBytes(4).readUInt32LE() % 1_000_000_000, ...options.sandboxOptions?.hubspot },
+    salesforce: { firstRecordNumber: randomBytes(4).readUInt32LE() % 1_000_000_000, ...salesforceDemoSchema(config.crm.mode, config.crm.provider === 'salesforce' ? config.crm.subscriptionObject : undefined), ...options.sandboxOptions?.salesforce },
   };
 }
 
@@ -126,16 +129,17 @@ async function startCore(config: Config, options: LocalStackOptions, urls: Sandb
       hubspot: { accessToken: 'local-token', baseUrl: urls.hubspot },
       salesforce: { instanceUrl: urls.salesforce, accessToken: 'local-token', apiVersion: '62.0' },
       fieldNameOverrides: {},
+      ...(config.crm.subscriptionObject ? { subscriptionObject: config.crm.subscriptionObject } : {}),
     },
     settings: syncSettings(config),
   };
-  const clients = await createServiceClients(endpoints);
-  await clients.crm.provision();
-  const connection = await Connection.connect({ address: options.temporalAddress });
-  const client = new Client({ connection });
   const database = await openDatabase({ url: options.databaseUrl, poolMax: 8 });
   const taskQueue = `local-${suffix}`;
   const crmTaskQueue = `${taskQueue}-crm`;
+  const clients = await createServiceClients(endpoints, { db: database.db, taskQueue: crmTaskQueue, ratePerSecond: config.crm.rateLimitPerSecond });
+  await clients.crm.provision();
+  const connection = await Connection.connect({ address: options.temporalAddress });
+  const client = new Client({ connection });
   sharedBundle ??= options.workflowBundle
     ? Promise.resolve(options.workflowBundle)
     : bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows/index.ts'), logger: quiet });

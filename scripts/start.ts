@@ -13,8 +13,9 @@ import { connectWorker, createWorkers } from '../workers/create-workers.js';
 import { ensureReconciliationSchedules } from '../workers/reconciliation-schedules.js';
 import { createServiceClients, endpointsFromConfig, syncSettings, type ServiceEndpoints } from '../workers/services.js';
 import { startDemo } from './demo.js';
-import { salesforceDemoFields } from './demo-salesforce.js';
+import { salesforceDemoSchema } from './demo-salesforce.js';
 import { findTemporalCli, startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
+import { crmTaskQueue } from '../domain/temporal-names.js';
 
 /**
  * `npm start`: the whole local stack as one process tree — a Temporal dev server (unless
@@ -70,7 +71,7 @@ try {
     const sandboxes = await startSandboxes(
       { stripe: config.sandboxes.stripePort, hubspot: config.sandboxes.hubspotPort, salesforce: config.sandboxes.salesforcePort },
       // The demo's Salesforce org already has the custom fields an admin would add for this service.
-      { salesforce: { customFields: salesforceDemoFields(config.crm.mode) } },
+      { salesforce: salesforceDemoSchema(config.crm.mode, config.crm.provider === 'salesforce' ? config.crm.subscriptionObject : undefined) },
     );
     cleanups.push({ name: 'sandboxes', run: () => sandboxes.close() });
     sandboxUrls = { stripe: sandboxes.stripe.url, hubspot: sandboxes.hubspot.url, salesforce: sandboxes.salesforce.url };
@@ -82,16 +83,12 @@ try {
         hubspot: { accessToken: 'demo-token', baseUrl: sandboxes.hubspot.url },
         salesforce: { instanceUrl: sandboxes.salesforce.url, accessToken: 'demo-token', apiVersion: config.crm.salesforce.apiVersion },
         fieldNameOverrides: {},
+        ...(config.crm.subscriptionObject ? { subscriptionObject: config.crm.subscriptionObject } : {}),
       },
       settings: syncSettings(config),
     };
   } else {
     endpoints = await endpointsFromConfig(config);
-  }
-  const clients = await createServiceClients(endpoints);
-  if (config.demo) {
-    const report = await clients.crm.provision();
-    console.log(`CRM (${clients.crm.provider} sandbox) provisioned: ${report.created.length} created, ${report.existing.length} existing, ${report.missing.length} missing`);
   }
 
   let devServer: DevServer | undefined;
@@ -117,6 +114,11 @@ try {
   cleanups.push({ name: 'database', run: () => database.close() });
   const applied = await migrateToLatest(database.db);
   console.log(`database: ${database.kind} (${database.location}), ${applied?.length ?? 0} migration(s) applied`);
+  const clients = await createServiceClients(endpoints, { db: database.db, taskQueue: crmTaskQueue(endpoints.crm.provider), ratePerSecond: config.crm.rateLimitPerSecond });
+  if (config.demo) {
+    const report = await clients.crm.provision();
+    console.log(`CRM (${clients.crm.provider} sandbox) provisioned: ${report.created.length} created, ${report.existing.length} existing, ${report.missing.length} missing`);
+  }
 
   const nativeConnection = await connectWorker(config, address);
   cleanups.push({ name: 'worker connection', run: () => nativeConnection.close() });

@@ -7,7 +7,7 @@ import { createActivities } from '../activities/index.js';
 import type { Config } from '../config/index.js';
 import { temporalConnectionOptions } from '../config/temporal.js';
 import type { Database } from '../db/database.js';
-import { crmTaskQueue, TASK_QUEUES } from '../domain/temporal-names.js';
+import { backfillWriteTaskQueue, crmTaskQueue, TASK_QUEUES } from '../domain/temporal-names.js';
 import type { ServiceClients, ServiceEndpoints } from './services.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -47,8 +47,10 @@ export async function connectWorker(config: Config, addressOverride?: string): P
  */
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const crmQueue = deps.crmTaskQueue ?? crmTaskQueue(deps.clients.crm.provider);
+  const backfillQueue = backfillWriteTaskQueue(crmQueue);
   const activities = createActivities({
     crmTaskQueue: crmQueue,
+    backfillWriteTaskQueue: backfillQueue,
     db: deps.db,
     databaseKind: deps.databaseKind,
     stripe: deps.clients.stripe,
@@ -57,6 +59,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
     settings: deps.endpoints.settings,
     crmRateLimitPerSecond: deps.config.crm.rateLimitPerSecond,
     salesforceBulkThreshold: deps.config.crm.salesforce.bulkThreshold,
+    stripeReadRateLimitPerSecond: deps.config.stripe.readRateLimitPerSecond,
   });
   const common = {
     connection: deps.connection,
@@ -76,7 +79,15 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
     activities,
     maxTaskQueueActivitiesPerSecond: deps.config.crm.rateLimitPerSecond,
   });
-  return [main, crm];
+  // Backfill batch writes: the shared CRM request budget paces their requests together with the real-time
+  // path's; the server-side limit at twice the rate only bounds a worker whose clients have no budget.
+  const backfill = await Worker.create({
+    ...common,
+    taskQueue: backfillQueue,
+    activities,
+    maxTaskQueueActivitiesPerSecond: 2 * deps.config.crm.rateLimitPerSecond,
+  });
+  return [main, crm, backfill];
 }
 
 /** Runs workers until each has shut down (on a shutdown signal or `worker.shutdown()`). */

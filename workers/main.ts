@@ -5,6 +5,7 @@ import { loadConfig } from '../config/index.js';
 import { openDatabase } from '../db/connect.js';
 import { connectWorker, createWorkers, runWorkers } from './create-workers.js';
 import { ensureReconciliationSchedules } from './reconciliation-schedules.js';
+import { crmTaskQueue } from '../domain/temporal-names.js';
 import { createServiceClients, endpointsFromConfig } from './services.js';
 
 // Production worker entry point (`npm run worker`, built JavaScript). SIGINT/SIGTERM start a
@@ -15,11 +16,11 @@ if (!config.database.url) {
   console.warn('DATABASE_URL is not set: using the embedded PostgreSQL, which only this process can open. Run the API in the same process (npm start) or set DATABASE_URL.');
 }
 const endpoints = await endpointsFromConfig(config);
-const clients = await createServiceClients(endpoints);
 const handle = await openDatabase({
   ...(config.database.url ? { url: config.database.url, poolMax: config.database.poolMax } : {}),
   embeddedDir: path.join(config.dataDir, 'pglite'),
 });
+const clients = await createServiceClients(endpoints, { db: handle.db, taskQueue: crmTaskQueue(config.crm.provider), ratePerSecond: config.crm.rateLimitPerSecond });
 const connection = await connectWorker(config);
 try {
   const workers = await createWorkers({ config, connection, db: handle.db, databaseKind: handle.kind, endpoints, clients });

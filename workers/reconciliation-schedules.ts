@@ -18,15 +18,18 @@ function specFor(kind: ReconciliationKindName, r: Config['reconciliation']): Sch
 
 /**
  * Creates the reconciliation schedules, or brings existing ones to the configured times and mode,
- * so every start (API, worker, `npm start`) converges on the same three schedules. An update keeps
- * the schedule's paused state: pausing through the API survives a deploy. Returns the schedule ids.
+ * so every start (API, worker, `npm start`) converges on the same three schedules. Schedule ids are
+ * unique per namespace, so replicas starting together cannot make two: one create wins, the others
+ * get ScheduleAlreadyRunning and update it to the same configuration. An update keeps the
+ * schedule's paused state: pausing through the API survives a deploy. Returns the schedule ids.
  */
 export async function ensureReconciliationSchedules(client: Client, config: Config, options: ReconciliationScheduleOptions): Promise<string[]> {
   if (!config.reconciliation.schedules) return [];
   const ids: string[] = [];
   for (const kind of RECONCILIATION_KINDS) {
     const scheduleId = reconciliationScheduleId(options.accountId, kind);
-    const args: [ReconciliationInput] = [{ kind, mode: kind === 'duplicates' ? 'report' : config.reconciliation.mode, accountId: options.accountId }];
+    // In repair mode the duplicate scan queues its groups for merge review, as the other runs queue theirs.
+    const args: [ReconciliationInput] = [{ kind, mode: config.reconciliation.mode, accountId: options.accountId }];
     const action: ScheduleOptionsAction = {
       type: 'startWorkflow',
       workflowType: 'reconciliationWorkflow',

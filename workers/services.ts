@@ -1,5 +1,8 @@
+import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
-import type { CrmAdapter } from '../activities/crm/types.js';
+import type { CrmAdapter, RequestGate } from '../activities/crm/types.js';
+import { createRateBudget } from '../activities/rate-budget.js';
+import type { Database } from '../db/database.js';
 import { createCrmAdapter, loadFieldNameOverrides, type CrmConnection } from '../clients/crm.js';
 import { createStripeClient } from '../clients/stripe.js';
 import type { Config } from '../config/index.js';
@@ -41,11 +44,15 @@ export async function crmConnectionFromConfig(config: Config): Promise<CrmConnec
       ? { salesforce: { instanceUrl: salesforce.instanceUrl, accessToken: salesforce.accessToken, apiVersion: salesforce.apiVersion } }
       : {}),
     fieldNameOverrides: await loadFieldNameOverrides(config.crm.fieldMappingPath),
+    ...(config.crm.subscriptionObject ? { subscriptionObject: config.crm.subscriptionObject } : {}),
   };
 }
 
 export function syncSettings(config: Config): SyncSettings {
-  return { mode: config.crm.mode, mrr: { discounts: config.crm.mrrDiscounts }, debounceMs: config.sync.debounceMs, identity: config.identity };
+  return {
+    mode: config.crm.mode, mrr: { discounts: config.crm.mrrDiscounts }, debounceMs: config.sync.debounceMs, identity: config.identity,
+    ...(config.crm.subscriptionObject ? { subscriptionObject: 'custom' as const } : {}),
+  };
 }
 
 export interface ServiceClients {
@@ -53,9 +60,23 @@ export interface ServiceClients {
   crm: CrmAdapter;
 }
 
-export async function createServiceClients(endpoints: ServiceEndpoints): Promise<ServiceClients> {
+/**
+ * The clients the workers use. With `crmBudget`, every CRM request first takes a token from a
+ * bucket shared through PostgreSQL by every worker on the same CRM task queue: the queue's
+ * server-side rate limit counts activities, and one sync round may make several requests.
+ */
+export async function createServiceClients(
+  endpoints: ServiceEndpoints,
+  crmBudget?: { db: Kysely<Database>; taskQueue: string; ratePerSecond: number },
+): Promise<ServiceClients> {
+  let gate: RequestGate | undefined;
+  if (crmBudget) {
+    const budget = createRateBudget({ db: crmBudget.db, ratePerSecond: crmBudget.ratePerSecond });
+    const name = `crm-requests:${crmBudget.taskQueue}`;
+    gate = { acquire: () => budget.take(name) };
+  }
   return {
     stripe: createStripeClient({ apiKey: endpoints.stripe.apiKey, ...(endpoints.stripe.baseUrl ? { baseUrl: endpoints.stripe.baseUrl } : {}) }),
-    crm: await createCrmAdapter(endpoints.crm),
+    crm: await createCrmAdapter(endpoints.crm, gate),
   };
 }

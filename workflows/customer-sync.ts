@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activityModule from '../activities/index.js';
+import type { SyncRoundInput } from '../activities/crm.js';
 import type { CustomerEvent } from '../domain/customer-events.js';
 import { dealFingerprint, planCrmWrites, splitName, type CrmLinks, type LastWritten } from '../domain/crm-plan.js';
 import { companyDomainOf, decideSharedField, matchCustomer, type MatchMethod } from '../domain/identity.js';
@@ -48,7 +49,8 @@ export const reviewResolvedSignal = defineSignal<[ReviewResolution]>('reviewReso
 /** A person links this customer to another CRM record, or unlinks it (`recordId: null`). Audited. */
 export const relinkSignal = defineSignal<[{ recordId: string | null }]>('relink');
 
-export type ReviewResolution = { reviewId: string } & ({ action: 'link'; recordId: string } | { action: 'create' } | { action: 'ignore' });
+/** `source: 'reconciliation'`: a review reconciliation queued (the customer had no CRM record), not the one the workflow waits on. */
+export type ReviewResolution = { reviewId: string; source?: 'identity' | 'reconciliation' } & ({ action: 'link'; recordId: string } | { action: 'create' } | { action: 'ignore' });
 
 export type SyncStateName = 'pending' | 'synced' | 'retrying' | 'dead-lettered' | 'awaiting-review' | 'unlinked';
 
@@ -85,6 +87,8 @@ export interface CustomerSyncInput {
     eventsApplied: number;
     openDeadLetters: string[];
     identity: IdentityState;
+    /** Backfill writes to this customer as last seen (see recordSyncResult); absent in runs from before it. */
+    backfillSeq?: number;
   };
 }
 
@@ -122,6 +126,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   let attempted: Array<{ operation: string; input: unknown }> = [];
   let identity: IdentityState = carried?.identity ?? { method: null, reviewId: null };
   let reviewResolution: ReviewResolution | null = null;
+  // A reconciliation review about this customer, resolved while the workflow was not waiting on one.
+  let decided: ReviewResolution | null = null;
   let relinkTo: { recordId: string | null } | null = null;
   // A continued run that carried nothing unwritten is as synced as the run before it.
   let syncState: SyncStateName = lastError ? 'dead-lettered' : carried && !carried.state.dirty && inbox.length === 0 ? 'synced' : 'pending';
@@ -130,6 +136,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   let roundsCompleted = 0;
   let roundsRequested = 0;
   let fullFetchNeeded = !carried;
+  // Whether another Stripe customer shares our CRM record (learnt from each round; unknown at first).
+  let sharedRecord = true;
 
   const status = (): SyncStatus => ({
     accountId, customerId, state: syncState, links, lastSyncAt, lastError, identity,
@@ -148,7 +156,9 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     relinkTo = request;
   });
   setHandler(reviewResolvedSignal, (resolution) => {
-    if (resolution.reviewId === identity.reviewId) reviewResolution = resolution;
+    // Waiting on the matcher's review, any decision about this customer answers it.
+    if (resolution.reviewId === identity.reviewId || syncState === 'awaiting-review') reviewResolution = resolution;
+    else if (resolution.source === 'reconciliation') decided = resolution;
   });
   setHandler(resyncUpdate, async ({ full }) => {
     resyncRequested = full || resyncRequested === 'full' ? 'full' : 'quick';
@@ -164,15 +174,25 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     return requested;
   };
 
-  const settings = await local.getSyncSettings();
+  const settings = await local.getSyncSettings({ accountId, customerId });
+  // Backfill writes to this customer as last seen: read before the first write, then at every record.
+  let backfillSeq = carried?.backfillSeq ?? settings.backfillSeq ?? 0;
   const crm = crmProxy(settings.crmTaskQueue);
+  // Search attributes are upserted only when they change: each upsert is a history event and a
+  // visibility write, and most rounds leave them as they were.
+  let visible = '';
   const updateVisibility = () => {
-    upsertSearchAttributes([
-      { key: SEARCH_ATTRIBUTES.stripeCustomerId, value: customerId },
-      { key: SEARCH_ATTRIBUTES.stripeAccountId, value: accountId },
-      { key: SEARCH_ATTRIBUTES.syncState, value: syncState },
-      ...(links.accountId ?? links.contactId ? [{ key: SEARCH_ATTRIBUTES.crmRecordId, value: (links.accountId ?? links.contactId)! }] : []),
-    ]);
+    const crmRecordId = links.accountId ?? links.contactId;
+    const now = `${syncState}|${crmRecordId ?? ''}`;
+    if (now !== visible) {
+      visible = now;
+      upsertSearchAttributes([
+        { key: SEARCH_ATTRIBUTES.stripeCustomerId, value: customerId },
+        { key: SEARCH_ATTRIBUTES.stripeAccountId, value: accountId },
+        { key: SEARCH_ATTRIBUTES.syncState, value: syncState },
+        ...(crmRecordId ? [{ key: SEARCH_ATTRIBUTES.crmRecordId, value: crmRecordId }] : []),
+      ]);
+    }
     setCurrentDetails(
       [
         `**${syncState}** · ${eventsApplied} events applied`,
@@ -185,14 +205,14 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   updateVisibility();
 
   for (;;) {
-    await condition(() => inbox.length > 0 || relinkTo !== null || retryRequested || resyncRequested !== 'none' || (state.dirty && syncState !== 'dead-lettered') || workflowInfo().continueAsNewSuggested);
+    await condition(() => inbox.length > 0 || relinkTo !== null || decided !== null || retryRequested || resyncRequested !== 'none' || (state.dirty && syncState !== 'dead-lettered') || workflowInfo().continueAsNewSuggested);
     // Continue as new between rounds: everything applied has been written (or dead-lettered) and no
     // resync is waiting. Events still in the inbox travel in the new run's input.
-    if (workflowInfo().continueAsNewSuggested && (!state.dirty || syncState === 'dead-lettered') && resyncRequested === 'none') {
+    if (workflowInfo().continueAsNewSuggested && (!state.dirty || syncState === 'dead-lettered') && resyncRequested === 'none' && decided === null) {
       await condition(allHandlersFinished);
       return continueAsNew<typeof customerSyncWorkflow>({
         accountId, customerId,
-        carried: { state, links, written, inbox, lastSyncAt, lastError, eventsApplied, openDeadLetters, identity },
+        carried: { state, links, written, inbox, lastSyncAt, lastError, eventsApplied, openDeadLetters, identity, backfillSeq },
       });
     }
 
@@ -239,6 +259,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       }
 
       try {
+        if (decided !== null) await applyDecision(decided);
         if (relinkTo !== null) await applyRelink(relinkTo.recordId);
         if (settings.mode === 'b2b' && !links.accountId && identity.method === null) await resolveIdentity();
         if (identity.method !== 'unlinked') await writeToCrm(round);
@@ -280,91 +301,75 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     const now = Math.floor(Date.now() / 1000);
     const plan = planCrmWrites(state, links, written, settings, now);
     const customer = state.billing.customer;
-    const writes: string[] = [];
     const shared = await sharedAccountFields(customer.name, companyDomainOf(customer.email));
-    const upsertAccount = async () => {
-      const input = { customerId, name: shared.name, domain: shared.domain, fields: plan.fields, recordId: links.accountId };
-      attempted.push({ operation: 'upsertAccount', input });
-      const result = await crm.crmUpsertAccount.executeWithOptions(
-        { summary: links.accountId ? `Update account ${links.accountId}: ${plan.changedFields.join(', ') || 'link'}` : `Upsert account for ${customerId}` },
-        [input],
-      );
-      links = { ...links, accountId: result.id };
-      written = { ...written, ...(shared.name !== null ? { name: shared.name } : {}), ...(shared.domain !== null ? { domain: shared.domain } : {}) };
-      writes.push('account');
-    };
-    const upsertContact = async () => {
-      const input = { customerId, email: customer.email!, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {}, accountId: links.accountId, recordId: links.contactId };
-      attempted.push({ operation: 'upsertContact', input });
-      const result = await crm.crmUpsertContact.executeWithOptions(
-        { summary: links.contactId ? `Update contact ${links.contactId}` : `Upsert contact for ${customerId}` },
-        [input],
-      );
-      links = { ...links, contactId: result.id };
-      writes.push('contact');
-    };
-    const upsertDeals = async () => {
-      const input = { customerId, accountId: links.accountId, contactId: links.contactId, deals: plan.deals.map((d) => ({ ...d, recordId: links.dealIds[d.subscriptionId] ?? null })) };
-      attempted.push({ operation: 'upsertDeals', input });
-      const dealIds = await crm.crmUpsertDeals.executeWithOptions(
-        { summary: `Upsert ${plan.deals.length} deal(s): ${plan.deals.map((d) => `${d.subscriptionId} ${d.status}`).join(', ')}` },
-        [input],
-      );
-      links = { ...links, dealIds: { ...links.dealIds, ...dealIds } };
-      written = { ...written, deals: { ...written.deals, ...Object.fromEntries(plan.deals.map((d) => [d.subscriptionId, dealFingerprint(d)])) } };
-      writes.push('deals');
-    };
-    let timelineKeys: string[] = [];
-    const writeTimeline = async () => {
-      const input = { customerId, accountId: links.accountId, contactId: links.contactId, entries: plan.timeline };
-      attempted.push({ operation: 'writeTimeline', input });
-      const result = await crm.crmWriteTimeline.executeWithOptions(
-        { summary: `Write ${plan.timeline.length} timeline activit${plan.timeline.length === 1 ? 'y' : 'ies'}: ${plan.timeline.map((e) => e.kind).join(', ')}` },
-        [input],
-      );
-      timelineKeys = result.keys;
-      writes.push('timeline');
-    };
-
-    // Records that others attach to are created first; once they exist, the remaining writes are
-    // independent and run together, which keeps freshness and workflow history small.
-    const parallel: Array<() => Promise<void>> = [];
-    if (plan.writeAccount || (settings.mode === 'b2b' && (shared.name !== null || shared.domain !== null))) {
-      if (links.accountId) parallel.push(upsertAccount);
-      else await upsertAccount();
+    const writeAccount = plan.writeAccount || (settings.mode === 'b2b' && (shared.name !== null || shared.domain !== null));
+    const writeContact = plan.writeContact && customer.email !== null;
+    if (!writeAccount && !writeContact && plan.deals.length === 0 && plan.timeline.length === 0) {
+      written = { ...written, fields: plan.fields };
+      await recordRound(round, [], []);
+      return;
     }
-    if (plan.writeContact && customer.email) {
-      if (links.contactId) parallel.push(upsertContact);
-      else await upsertContact();
-    }
-    if (plan.deals.length > 0) parallel.push(upsertDeals);
-    if (plan.timeline.length > 0) parallel.push(writeTimeline);
-    await Promise.all(parallel.map((write) => write()));
-    written = { ...written, fields: plan.fields, contactEmail: customer.email ?? written.contactEmail };
-    await recordRound(round, writes, timelineKeys);
+    const input: SyncRoundInput = {
+      customerId,
+      links,
+      account: writeAccount ? { name: shared.name, domain: shared.domain, fields: plan.fields } : null,
+      contact: writeContact ? { email: customer.email!, previousEmail: written.contactEmail, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {} } : null,
+      deals: plan.deals,
+      timeline: plan.timeline,
+      record: roundRecord(round),
+      sharedRecord,
+    };
+    attempted.push({ operation: 'crmSyncRound', input });
+    const result = await crm.crmSyncRound.executeWithOptions({ summary: roundSummary(input, plan.changedFields) }, [input]);
+    links = result.links;
+    if (input.account) written = { ...written, ...(shared.name !== null ? { name: shared.name } : {}), ...(shared.domain !== null ? { domain: shared.domain } : {}) };
+    written = {
+      ...written,
+      deals: { ...written.deals, ...Object.fromEntries(plan.deals.map((d) => [d.subscriptionId, dealFingerprint(d)])) },
+      fields: plan.fields,
+      contactEmail: customer.email ?? written.contactEmail,
+    };
+    sharedRecord = result.sharedRecord;
+    roundRecorded(result.timelineKeys, result.productNames, result);
   }
 
-  /** Bookkeeping after a round: links, processed events, resolved dead letters (one local activity). */
-  async function recordRound(round: number, writes: string[], timelineKeys: string[]): Promise<void> {
-    const syncedAt = new Date().toISOString();
-    const recorded = await local.recordSyncResult({
-      accountId, customerId, links,
+  /** What a round records in Postgres: links, processed events, resolved dead letters. */
+  function roundRecord(round: number): SyncRoundInput['record'] {
+    return {
+      accountId, customerId,
       stripeStateAt: state.stripeStateAt,
       eventIds: state.unsyncedEventIds,
       oldestReceivedAtMs: state.oldestUnsyncedReceivedAtMs,
       productIds: [...new Set(Object.values(state.billing.subscriptions).flatMap((s) => s.items.map((i) => i.price.productId).filter((p): p is string => p !== null)))],
       resolvedDeadLetterIds: openDeadLetters,
-      writes,
       round,
       matchMethod: identity.method ?? 'external-id',
-    });
+      knownBackfillSeq: backfillSeq,
+    };
+  }
+
+  /** Bookkeeping of a round that wrote nothing to the CRM (one local activity). */
+  async function recordRound(round: number, writes: string[], timelineKeys: string[]): Promise<void> {
+    const recorded = await local.recordSyncResult({ ...roundRecord(round), links, writes });
+    roundRecorded(timelineKeys, recorded.productNames, recorded);
+  }
+
+  function roundRecorded(timelineKeys: string[], productNames: Record<string, string>, backfill: { backfillSeq?: number; rewrite?: boolean }): void {
     state = markSynced(state, timelineKeys);
+    // A backfill wrote this customer's records since this workflow last looked. Its write may have landed
+    // after this round's (older Stripe state over newer), and what `written` says is in the CRM may not
+    // be: write everything again.
+    if (backfill.rewrite) {
+      written = { fields: null, contactEmail: null, deals: {} };
+      state = { ...state, dirty: true };
+    }
+    if (backfill.backfillSeq !== undefined) backfillSeq = backfill.backfillSeq;
     // A product renamed before the catalog knew this customer used it: take the name and write again.
     let billing = state.billing;
-    for (const [id, name] of Object.entries(recorded.productNames)) billing = withProductName(billing, id, name);
+    for (const [id, name] of Object.entries(productNames)) billing = withProductName(billing, id, name);
     if (billing !== state.billing) state = { ...state, billing, dirty: true };
     openDeadLetters = [];
-    lastSyncAt = syncedAt;
+    lastSyncAt = new Date().toISOString();
   }
 
   /**
@@ -395,14 +400,32 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     return { name: byName.write ? name : null, domain: byDomain.write ? domain : null };
   }
 
+  /**
+   * A reconciliation review resolved for this customer (it had no CRM record): link it to a record,
+   * create one, or leave it unlinked (`ignore`) so later events do not create one either.
+   */
+  async function applyDecision(decision: ReviewResolution): Promise<void> {
+    decided = null;
+    if (decision.action === 'link') {
+      await applyRelink(decision.recordId);
+      return;
+    }
+    const from = links.accountId;
+    links = { ...links, accountId: null };
+    written = { fields: null, contactEmail: written.contactEmail, deals: written.deals };
+    identity = { method: decision.action === 'create' ? 'created' : 'unlinked', reviewId: decision.reviewId };
+    state = { ...state, dirty: true };
+    if (from) await local.recordLinkChange({ accountId, customerId, provider: settings.provider, fromRecordId: from, toRecordId: null, reason: 'unlink' });
+  }
+
   /** A person's link, relink or unlink: release the old record, claim the new one, rewrite everything, audit it. */
   async function applyRelink(recordId: string | null): Promise<void> {
     relinkTo = null;
     const from = links.accountId;
     if (from === recordId) return;
-    if (from) await crm.crmClaimAccount.executeWithOptions({ summary: `Release CRM record ${from}` }, [{ recordId: from, customerId: null }]);
+    if (from) await crm.crmClaimAccount.executeWithOptions({ summary: `Release CRM record ${from}` }, [{ recordId: from, customerId: null, self: { accountId, customerId } }]);
     if (recordId) {
-      await crm.crmClaimAccount.executeWithOptions({ summary: `Link CRM record ${recordId} (manual)` }, [{ recordId, customerId }]);
+      await crm.crmClaimAccount.executeWithOptions({ summary: `Link CRM record ${recordId} (manual)` }, [{ recordId, customerId, self: { accountId, customerId } }]);
       links = { ...links, accountId: recordId };
       identity = { method: 'manual', reviewId: null };
     } else {
@@ -460,9 +483,19 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   async function link(recordId: string, method: MatchMethod): Promise<void> {
     // Records found by email, domain or a person carry no Stripe id yet: stamp it, so upserts by it land there.
     if (method !== 'external-id') {
-      await crm.crmClaimAccount.executeWithOptions({ summary: `Link CRM record ${recordId} (${method})` }, [{ recordId, customerId }]);
+      await crm.crmClaimAccount.executeWithOptions({ summary: `Link CRM record ${recordId} (${method})` }, [{ recordId, customerId, self: { accountId, customerId } }]);
     }
     links = { ...links, accountId: recordId };
     identity = { method, reviewId: identity.reviewId };
   }
+}
+
+/** The round's activity summary in the Temporal UI: which records, which fields, which activities. */
+function roundSummary(input: SyncRoundInput, changedFields: string[]): string {
+  const parts: string[] = [];
+  if (input.account) parts.push(input.links.accountId ? `update account ${input.links.accountId}${changedFields.length > 0 ? ` (${changedFields.join(', ')})` : ''}` : 'upsert account');
+  if (input.contact) parts.push(input.links.contactId ? `update contact ${input.links.contactId}` : 'upsert contact');
+  if (input.deals.length > 0) parts.push(`${input.deals.length} deal(s): ${input.deals.map((d) => `${d.subscriptionId} ${d.status}`).join(', ')}`);
+  if (input.timeline.length > 0) parts.push(`${input.timeline.length} timeline activit${input.timeline.length === 1 ? 'y' : 'ies'}: ${input.timeline.map((e) => e.kind).join(', ')}`);
+  return `Sync round: ${parts.join(' · ')}`;
 }

@@ -4,3 +4,4 @@ export { customerSyncWorkflow } from './customer-sync.js';
 export { catalogWorkflow } from './catalog.js';
 export { backfillWorkflow } from './backfill.js';
 export { reconciliationWorkflow } from './reconciliation.js';
+export { reviewActionWorkflow } from './review-action.js';

@@ -14,9 +14,18 @@ export interface CrmAdapter {
   readonly provider: CrmProvider;
   /** B2B: the company (HubSpot) or Account (Salesforce) for a Stripe customer, upserted by `stripe_customer_id`. */
   upsertAccount(input: AccountInput): Promise<UpsertResult>;
+  /**
+   * Writes Stripe fields on a record by its id, leaving its Stripe id and shared fields alone: how a
+   * roll-up record (several Stripe customers, see activities/rollup.ts) is written. A record that no
+   * longer exists is a CrmNotFoundError.
+   */
+  updateAccountFields(recordId: string, fields: CrmFields): Promise<void>;
   /** The customer's contact, upserted by email (HubSpot's unique key) and carrying the Stripe id. */
   upsertContact(input: ContactInput): Promise<UpsertResult>;
-  /** One deal / Opportunity per subscription, upserted by the subscription id. Returns subscription id → record id. */
+  /**
+   * One deal / Opportunity per subscription — or one record of the configured custom object
+   * (CRM_SUBSCRIPTION_OBJECT) — upserted by the subscription id. Returns subscription id → record id.
+   */
   upsertDeals(input: DealsInput): Promise<Record<string, string>>;
   /** Writes timeline activities (notes or tasks); entries whose key exists are not written again. Returns the keys now present. */
   writeTimeline(input: TimelineInput): Promise<{ keys: string[] }>;
@@ -36,24 +45,20 @@ export interface CrmAdapter {
   claimAccount(input: { recordId: string; customerId: string | null }): Promise<void>;
   /** Reconciliation: one page of every record carrying a Stripe customer id (one request per page). */
   scanAccounts?(input: ScanInput): Promise<ScanPage>;
-  /**
-   * Backfill: upserts one batch of accounts (HubSpot: up to 100 in one batch upsert; Salesforce: up to
-   * 200 in one sObject Collections call plus one query). A record the CRM refuses is reported in its
-   * result, never dropped; a rate limit or transient failure throws for the whole batch (upserts make
-   * the retry safe). Optional: a provider without it cannot run backfills.
-   */
-  upsertAccountsBatch?(inputs: AccountInput[]): Promise<BatchUpsertResult[]>;
-  /** Backfill dry run: record ids of the accounts already carrying these customer ids, in one request. */
-  findAccountsBatch?(customerIds: string[]): Promise<Record<string, string>>;
-  /**
-   * Backfill of a large run: one bulk job (Salesforce Bulk API 2.0) for many accounts. `resume.jobId`
-   * collects the results of a job an earlier attempt submitted instead of submitting another;
-   * `resume.onJobCreated` is told the id as soon as the job exists, so the caller can heartbeat it.
-   */
-  upsertAccountsBulk?(inputs: AccountInput[], resume?: { jobId?: string; onJobCreated?(jobId: string): void }): Promise<BatchUpsertResult[]>;
+  /** Batch writes for the historical backfill; a provider without them cannot run backfills. */
+  readonly backfill?: CrmBackfillWriter;
 }
 
 export type CrmProvider = 'hubspot' | 'salesforce';
+
+/**
+ * Waits for permission to send one request to the CRM. Adapters call it before every request, so a
+ * shared budget (workers/services.ts) keeps all workers together within the CRM's rate limit
+ * however many requests one activity makes.
+ */
+export interface RequestGate {
+  acquire(): Promise<void>;
+}
 
 /** Field values keyed by logical name; the adapter maps them to its property names (overridable). */
 export type CrmFields = Partial<Record<CrmFieldName, CrmFieldValue>>;
@@ -78,6 +83,11 @@ export interface ContactInput {
   /** Associate with this company / Account when given. */
   accountId: string | null;
   recordId?: string | null;
+  /**
+   * The email we last wrote to this contact. The email is a shared field: on a known contact it is
+   * changed only while the CRM still shows this value (or nothing), so a person's edit survives.
+   */
+  previousEmail?: string | null;
 }
 
 export type DealStage = 'open' | 'won' | 'lost';
@@ -89,9 +99,13 @@ export interface DealInput {
   amount: number;
   currency: string | null;
   stage: DealStage;
-  /** YYYY-MM-DD */
+  /** YYYY-MM-DD: the subscription's start (a custom subscription object's start date). */
   closeDate: string;
   status: string;
+  /** Planned for a custom subscription object only (domain/crm-plan.ts); YYYY-MM-DD, null when none. */
+  nextRenewalDate?: string | null;
+  trialEndDate?: string | null;
+  endDate?: string | null;
   recordId?: string | null;
 }
 
@@ -112,12 +126,70 @@ export interface TimelineInput {
 export interface UpsertResult {
   id: string;
   created: boolean;
+  /** The contact's email disagreed with Stripe's (see ContactInput.previousEmail): what the CRM had and who won. */
+  emailConflict?: { crmValue: string; winner: 'stripe' | 'crm'; rule: string };
 }
 
-/** One record of a batch upsert: its id and whether it was created, or why the CRM refused it. */
-export type BatchUpsertResult =
-  | { customerId: string; ok: true; id: string; created: boolean }
-  | { customerId: string; ok: false; reason: string };
+/**
+ * One record of a batch write, by its Stripe key (customer id, subscription id, timeline entry key):
+ * its CRM id and whether this write created it, or why the CRM refused it.
+ */
+export type BatchWriteResult =
+  | { key: string; ok: true; id: string; created: boolean }
+  | { key: string; ok: false; reason: string };
+
+/** A Bulk API 2.0 job: `jobId` collects the results of a job an earlier attempt submitted instead of submitting another. */
+export interface BulkResume {
+  jobId?: string;
+  /** Told the job id as soon as the job is submitted, so the caller can heartbeat it. */
+  onJobCreated?(jobId: string): void;
+}
+
+/** A deal of the backfill: the subscription's deal and the records it hangs from. */
+export interface BackfillDealInput extends DealInput {
+  customerId: string;
+  accountId: string | null;
+  contactId: string | null;
+}
+
+/** A timeline activity of the backfill and the records whose timelines show it. */
+export interface BackfillActivityInput {
+  customerId: string;
+  accountId: string | null;
+  contactId: string | null;
+  entry: TimelineEntry;
+}
+
+/**
+ * Batch writes for the backfill, by the same keys as the single-record methods (so the two paths
+ * share records): each call is one batch request in the common case (HubSpot: 100 inputs; Salesforce:
+ * a collection of 200, plus a lookup where Salesforce cannot key by the Stripe id alone). A record the CRM
+ * refuses is reported in its result, never dropped; a rate limit or a transient failure throws for the
+ * whole call (the keys make the retry safe). With `bulk` (Salesforce, large runs) the call is one
+ * Bulk API 2.0 job.
+ */
+export interface CrmBackfillWriter {
+  /** Records per request (HubSpot 100, Salesforce 200). */
+  readonly batchLimit: number;
+  /** Notes and tasks are different objects (HubSpot): written in separate requests. */
+  readonly separateTaskObjects: boolean;
+  /** Bulk API 2.0 jobs for large runs (Salesforce). */
+  readonly supportsBulk: boolean;
+  /** Companies / Accounts by `stripe_customer_id`; keys are customer ids. */
+  upsertAccounts(inputs: AccountInput[], bulk?: BulkResume): Promise<BatchWriteResult[]>;
+  /** Contacts as the real-time path keys them (HubSpot: email; Salesforce: the customer id, adopting an unlinked contact with the email); keys are customer ids. */
+  upsertContacts(inputs: ContactInput[], bulk?: BulkResume): Promise<BatchWriteResult[]>;
+  /** Deals / Opportunities by subscription id, associated with the account (B2B) or contact (B2C); keys are subscription ids. */
+  upsertDeals(inputs: BackfillDealInput[], bulk?: BulkResume): Promise<BatchWriteResult[]>;
+  /** Timeline activities guarded by their key: one that exists is left as it is (`created: false`); keys are entry keys. */
+  writeActivities(inputs: BackfillActivityInput[], bulk?: BulkResume): Promise<BatchWriteResult[]>;
+  /** Dry run and lookups of records a page attaches to: customer id → record id, one request per batch. */
+  findAccounts(customerIds: string[]): Promise<Record<string, string>>;
+  /** Customer id → contact id: by email where given (what an upsert would match), else by the customer id. */
+  findContacts(inputs: Array<{ customerId: string; email: string | null }>): Promise<Record<string, string>>;
+  findDeals(subscriptionIds: string[]): Promise<Record<string, string>>;
+  findActivities(keys: string[]): Promise<Record<string, string>>;
+}
 
 export interface CrmRecord {
   id: string;

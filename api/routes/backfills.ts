@@ -11,7 +11,6 @@ import {
   backfillWorkflowId,
   emptyCounts,
   rateAndEta,
-  SUPPORTED_BACKFILL_OBJECTS,
   type BackfillObject,
 } from '../../domain/backfill.js';
 import { TASK_QUEUES } from '../../domain/temporal-names.js';
@@ -32,7 +31,7 @@ const instant = z.union([z.number().int().nonnegative(), z.string().min(1)]).tra
 const startBody = z.object({
   since: instant.optional(),
   until: instant.optional(),
-  objects: z.array(z.enum(BACKFILL_OBJECTS)).min(1).default(['customers', 'subscriptions']),
+  objects: z.array(z.enum(BACKFILL_OBJECTS)).min(1).default([...BACKFILL_OBJECTS]),
   dryRun: z.boolean().default(false),
   concurrency: z.number().int().min(1).max(64).optional(),
 });
@@ -72,12 +71,9 @@ export function backfillRoutes(deps: { temporal: Client; db: Kysely<Database>; w
     const parsed = startBody.safeParse(raw ?? {});
     if (!parsed.success) throw new ApiError(400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     const body = parsed.data;
-    const unsupported = body.objects.filter((o) => !SUPPORTED_BACKFILL_OBJECTS.includes(o));
-    if (unsupported.length > 0) throw new ApiError(422, 'unsupported_objects', `not supported by the backfill yet: ${unsupported.join(', ')} (supported: ${SUPPORTED_BACKFILL_OBJECTS.join(', ')})`);
-    if (!body.objects.includes('customers')) throw new ApiError(422, 'customers_required', 'objects must include customers: accounts are what the backfill writes');
     if (body.since !== undefined && body.until !== undefined && body.since >= body.until) throw new ApiError(400, 'invalid_range', 'since must be before until');
     const filters: BackfillFilters = {
-      objects: body.objects as BackfillObject[],
+      objects: [...new Set(body.objects)] as BackfillObject[],
       ...(body.since !== undefined ? { createdFrom: body.since } : {}),
       ...(body.until !== undefined ? { createdTo: body.until } : {}),
     };
@@ -139,10 +135,15 @@ export function backfillRoutes(deps: { temporal: Client; db: Kysely<Database>; w
 
   /** The run with its counts by outcome from the migration log, and live rate and ETA from the workflow. */
   async function present(row: BackfillRun) {
-    const rows = await deps.db.selectFrom('backfillRecords').select(['outcome', (eb) => eb.fn.countAll<string>().as('n')])
-      .where('runId', '=', row.id).groupBy('outcome').execute();
+    const rows = await deps.db.selectFrom('backfillRecords').select(['objectType', 'outcome', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('runId', '=', row.id).groupBy(['objectType', 'outcome']).execute();
     const counts = emptyCounts();
-    for (const r of rows) counts[r.outcome] = Number(r.n);
+    // By what was written: customer (company/Account; the contact in B2C), contact, subscription, invoice, charge, refund, dispute.
+    const byObject: Record<string, ReturnType<typeof emptyCounts>> = {};
+    for (const r of rows) {
+      counts[r.outcome] += Number(r.n);
+      (byObject[r.objectType] ??= emptyCounts())[r.outcome] += Number(r.n);
+    }
     const processed = Object.values(counts).reduce((a, b) => a + b, 0);
     let live: BackfillProgress | null = null;
     if (ACTIVE.has(row.status)) {
@@ -164,12 +165,15 @@ export function backfillRoutes(deps: { temporal: Client; db: Kysely<Database>; w
       filters: row.filters,
       processed,
       counts,
+      byObject,
       fraction: progress?.fraction ?? (row.status === 'completed' ? 1 : 0),
       rate: eta?.rate ?? 0,
       etaSeconds: eta?.etaSeconds ?? null,
       estimatedTotal: eta?.estimatedTotal ?? null,
       estimatedRunSeconds: progress?.estimatedRunSeconds ?? null,
       stripeReads: progress?.stripeReads ?? null,
+      crmRequests: progress?.crmRequests ?? null,
+      repairs: progress?.repairs ?? 0,
       createdAt: row.createdAt,
       finishedAt: row.finishedAt,
       summary: row.summary,

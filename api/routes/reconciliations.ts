@@ -8,7 +8,7 @@ import type { ReconciliationProgress } from '../../workflows/reconciliation.js';
 import { ApiError } from '../errors.js';
 
 const DISCREPANCY_KINDS = ['drift', 'missing-record', 'unlinked', 'orphan', 'duplicate-stripe-id', 'duplicate-email', 'duplicate-domain'];
-const DISCREPANCY_STATUSES = ['open', 'repair-requested', 'repair-failed', 'needs-review'];
+const DISCREPANCY_STATUSES = ['open', 'repair-requested', 'repair-failed', 'needs-review', 'ignored'];
 const RUN_STATUSES = ['running', 'completed', 'failed'];
 
 function presentRun(row: ReconciliationRun) {

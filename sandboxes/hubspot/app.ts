@@ -5,13 +5,14 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { FaultInjector, faultMiddleware } from '../shared/faults.js';
 import { mountInspection } from '../shared/serve.js';
 import { errorEnvelope, HubSpotApiError } from './errors.js';
-import { OBJECT_TYPE_LIST, resolveObjectType } from './object-types.js';
 import { DEFAULT_OWNERS, type Owner } from './owners.js';
 import { RateLimiter, rateLimitBody, type PolicyName, type WindowPolicy } from './rate-limit.js';
 import { mountAssociationRoutes } from './routes/associations.js';
 import { mountObjectRoutes } from './routes/objects.js';
 import { mountOwnerRoutes } from './routes/owners.js';
 import { mountPropertyRoutes } from './routes/properties.js';
+import { mountSchemaRoutes } from './routes/schemas.js';
+import { SchemaStore } from './schemas.js';
 import { CrmStore } from './store.js';
 
 export interface HubSpotSandboxOptions {
@@ -87,6 +88,8 @@ export class RequestStats {
 export interface HubSpotSandbox {
   app: Hono;
   store: CrmStore;
+  /** Custom object schemas (the schemas API). */
+  schemas: SchemaStore;
   injector: FaultInjector;
   limiter: RateLimiter;
   requests: RequestStats;
@@ -107,6 +110,7 @@ export function createHubSpotSandbox(options: HubSpotSandboxOptions = {}): HubSp
     owners: options.owners ?? DEFAULT_OWNERS,
     firstId: options.firstObjectId ?? 10_001,
   });
+  const schemas = new SchemaStore(store, now);
   const limiter = new RateLimiter({
     tenSecondly: { max: options.rateLimit?.max ?? 190, windowMs: options.rateLimit?.windowMs ?? 10_000 },
     search: { max: options.searchRateLimit?.max ?? 5, windowMs: options.searchRateLimit?.windowMs ?? 1_000 },
@@ -122,6 +126,7 @@ export function createHubSpotSandbox(options: HubSpotSandboxOptions = {}): HubSp
 
   const reset = (): void => {
     store.reset();
+    schemas.reset();
     limiter.reset();
     requests.reset();
   };
@@ -133,7 +138,7 @@ export function createHubSpotSandbox(options: HubSpotSandboxOptions = {}): HubSp
     if (c.req.path.startsWith('/__sandbox')) return;
     c.res.headers.set('X-HubSpot-Correlation-Id', id);
     const matched = routePath(c, -1);
-    const route = matched === '*' || matched === '/crm/*' ? '(no route)' : matched;
+    const route = matched === '*' || matched === '/crm/*' || matched === '/crm-object-schemas/*' ? '(no route)' : matched;
     const key = `${c.req.method} ${route}`;
     requests.total++;
     requests.byRoute.set(key, (requests.byRoute.get(key) ?? 0) + 1);
@@ -153,7 +158,7 @@ export function createHubSpotSandbox(options: HubSpotSandboxOptions = {}): HubSp
   });
 
   mountInspection(app, injector, reset);
-  mountSandboxViews(app, store, limiter, requests);
+  mountSandboxViews(app, store, schemas, limiter, requests);
 
   const authAndLimits: MiddlewareHandler = async (c, next) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('Authorization') ?? '');
@@ -173,27 +178,29 @@ export function createHubSpotSandbox(options: HubSpotSandboxOptions = {}): HubSp
     await next();
     for (const [name, value] of Object.entries(decision.headers)) c.res.headers.set(name, value);
   };
-  app.use('/crm/*', authAndLimits);
-  app.use(
-    '/crm/*',
-    faultMiddleware(injector, {
-      tooManyRequests: (c) => {
-        requests.rateLimited.injected++;
-        return c.json(rateLimitBody('TEN_SECONDLY_ROLLING', portalId, correlationId(c)), 429);
-      },
-      serverError: (c, status) =>
-        c.json(
-          { status: 'error', message: 'internal error', correlationId: correlationId(c), category: 'INTERNAL_ERROR' },
-          status as ContentfulStatusCode,
-        ),
-    }),
-  );
+  // The schemas API lives under its own prefix (`/crm-object-schemas/v3`, what the client calls); `/crm/v3/schemas` is its older alias.
+  const faults = faultMiddleware(injector, {
+    tooManyRequests: (c) => {
+      requests.rateLimited.injected++;
+      return c.json(rateLimitBody('TEN_SECONDLY_ROLLING', portalId, correlationId(c)), 429);
+    },
+    serverError: (c, status) =>
+      c.json(
+        { status: 'error', message: 'internal error', correlationId: correlationId(c), category: 'INTERNAL_ERROR' },
+        status as ContentfulStatusCode,
+      ),
+  });
+  for (const prefix of ['/crm/*', '/crm-object-schemas/*']) {
+    app.use(prefix, authAndLimits);
+    app.use(prefix, faults);
+  }
 
   const routeContext = { store, now };
   mountObjectRoutes(app, routeContext);
   mountPropertyRoutes(app, routeContext);
   mountAssociationRoutes(app, routeContext);
   mountOwnerRoutes(app, routeContext);
+  mountSchemaRoutes(app, routeContext, schemas);
 
   app.notFound((c) =>
     c.json({ status: 'error', message: 'resource not found', correlationId: correlationId(c), category: 'OBJECT_NOT_FOUND' }, 404),
@@ -210,37 +217,40 @@ export function createHubSpotSandbox(options: HubSpotSandboxOptions = {}): HubSp
     );
   });
 
-  return { app, store, injector, limiter, requests, reset };
+  return { app, store, schemas, injector, limiter, requests, reset };
 }
 
 /** `/__sandbox/state`, `/__sandbox/objects/:type`, `/__sandbox/requests`: what a test or demo wants to see. */
-function mountSandboxViews(app: Hono, store: CrmStore, limiter: RateLimiter, requests: RequestStats): void {
+function mountSandboxViews(app: Hono, store: CrmStore, schemas: SchemaStore, limiter: RateLimiter, requests: RequestStats): void {
   app.get('/__sandbox/state', (c) =>
     c.json({
       portalId: store.portalId,
       objects: store.counts(),
       associations: store.associations.edgeCount,
       customProperties: Object.fromEntries(
-        OBJECT_TYPE_LIST.map((d) => [d.name, store.properties.list(d.name).filter((p) => !p.hubspotDefined).map((p) => p.name)]),
+        store.types.list().map((d) => [d.name, store.properties.list(d.name).filter((p) => !p.hubspotDefined).map((p) => p.name)]),
       ),
+      customObjects: schemas.live().map((s) => ({ name: s.name, fullyQualifiedName: s.def.name, objectTypeId: s.def.typeId })),
       owners: store.owners.length,
       rateLimits: limiter.options,
     }),
   );
 
   app.get('/__sandbox/objects/:type', (c) => {
-    const def = resolveObjectType(c.req.param('type'));
+    const def = store.types.resolve(c.req.param('type'));
     if (!def) return c.json({ error: `unknown object type ${c.req.param('type')}` }, 404);
+    // `?properties=a,b` keeps only those values: a benchmark checks 100,000 records without 100,000 full ones.
+    const only = c.req.query('properties')?.split(',').filter(Boolean);
     const results = store.all(def.name).map((rec) => ({
       id: rec.id,
-      properties: Object.fromEntries(rec.values),
+      properties: only ? Object.fromEntries(only.map((name) => [name, rec.values.get(name) ?? null])) : Object.fromEntries(rec.values),
       createdAt: rec.createdAt.toISOString(),
       updatedAt: rec.updatedAt.toISOString(),
       archived: rec.archived,
       ...(rec.archivedAt ? { archivedAt: rec.archivedAt.toISOString() } : {}),
       ...(rec.mergedInto ? { mergedInto: rec.mergedInto } : {}),
       associations: Object.fromEntries(
-        OBJECT_TYPE_LIST.map((to) => [to.name, store.associations.targets(def.name, rec.id, to.name)]).filter(
+        store.types.list().map((to) => [to.name, store.associations.targets(def.name, rec.id, to.name)]).filter(
           ([, list]) => (list as unknown[]).length > 0,
         ),
       ),

@@ -1,5 +1,5 @@
 import { HubSpotApiError, notFoundError, validationError } from './errors.js';
-import { OBJECT_TYPES, type ObjectTypeName } from './object-types.js';
+import type { ObjectTypeName, ObjectTypeRegistry } from './object-types.js';
 
 export type AssociationCategory = 'HUBSPOT_DEFINED' | 'USER_DEFINED' | 'INTEGRATOR_DEFINED';
 export const ASSOCIATION_CATEGORIES = ['HUBSPOT_DEFINED', 'INTEGRATOR_DEFINED', 'USER_DEFINED', 'WORK'] as const;
@@ -57,6 +57,9 @@ const HUBSPOT_DEFINED: Seed[] = [
 
 /** HubSpot supports custom labels between contacts, companies and deals (and tickets/custom objects). */
 const LABELLABLE: readonly ObjectTypeName[] = ['contacts', 'companies', 'deals'];
+
+/** The unlabeled type of a pair: HubSpot-defined between standard objects, user-defined for a custom object's pairs. */
+const isUnlabeled = (t: AssociationTypeDef): boolean => t.label === null;
 const FIRST_USER_DEFINED_TYPE_ID = 1001;
 
 export interface AssociationSpecInput {
@@ -81,8 +84,16 @@ export class AssociationStore {
   /** from record -> to record -> type ids */
   private edges = new Map<string, Map<string, Set<number>>>();
 
-  constructor() {
+  constructor(private readonly objectTypes: ObjectTypeRegistry) {
     this.reset();
+  }
+
+  private typeId(type: ObjectTypeName): string {
+    return this.objectTypes.get(type).typeId;
+  }
+
+  private labellable(type: ObjectTypeName): boolean {
+    return LABELLABLE.includes(type) || this.objectTypes.get(type).custom;
   }
 
   reset(): void {
@@ -119,9 +130,46 @@ export class AssociationStore {
 
   /** The unlabeled type a default association uses; every supported pair has one. */
   unlabeledType(from: ObjectTypeName, to: ObjectTypeName): AssociationTypeDef {
-    const t = this.typesBetween(from, to).find((d) => d.label === null && d.category === 'HUBSPOT_DEFINED');
-    if (!t) throw unsupportedPair(from, to);
+    const t = this.typesBetween(from, to).find(isUnlabeled);
+    if (!t) throw validationError(`Associations from ${this.typeId(from)} to ${this.typeId(to)} are not supported`);
     return t;
+  }
+
+  /**
+   * The association a custom object's schema defines with another type (schemas API `associatedObjects`,
+   * or `POST .../schemas/{objectType}/associations`): an unlabeled user-defined type each way. The answer
+   * is the forward type, whose id the schema lists.
+   */
+  defineSchemaPair(from: ObjectTypeName, to: ObjectTypeName, name: string, inverseName: string): AssociationTypeDef {
+    if (this.typesBetween(from, to).some(isUnlabeled)) {
+      throw new HubSpotApiError(409, 'CONFLICT', `An association between ${this.typeId(from)} and ${this.typeId(to)} already exists.`);
+    }
+    const forwardId = this.nextTypeId++;
+    if (from === to) return this.schemaType(forwardId, from, to, name, forwardId);
+    const inverseId = this.nextTypeId++;
+    this.schemaType(inverseId, to, from, inverseName, forwardId);
+    return this.schemaType(forwardId, from, to, name, inverseId);
+  }
+
+  private schemaType(typeId: number, from: ObjectTypeName, to: ObjectTypeName, name: string, inverseTypeId: number): AssociationTypeDef {
+    const def: AssociationTypeDef = { typeId, category: 'USER_DEFINED', from, to, label: null, name, inverseTypeId, single: false };
+    this.types.set(typeId, def);
+    return def;
+  }
+
+  /** Every type involving the object type (the unlabeled pairs and any labels). */
+  typesOf(type: ObjectTypeName): AssociationTypeDef[] {
+    return [...this.types.values()].filter((t) => t.from === type || t.to === type);
+  }
+
+  /** Removes a type, its inverse and every edge they carry (a deleted schema association or label). */
+  removeType(typeId: number): void {
+    const def = this.types.get(typeId);
+    if (!def) return;
+    for (const id of new Set([def.typeId, def.inverseTypeId])) {
+      for (const targets of this.edges.values()) for (const set of targets.values()) set.delete(id);
+      this.types.delete(id);
+    }
   }
 
   supportsPair(from: ObjectTypeName, to: ObjectTypeName): boolean {
@@ -133,18 +181,17 @@ export class AssociationStore {
     const def = this.types.get(spec.associationTypeId);
     if (!def || def.from !== from || def.to !== to || def.category !== spec.associationCategory) {
       throw validationError(
-        `${spec.associationCategory} association type ${spec.associationTypeId} is not valid from ${OBJECT_TYPES[from].typeId} to ${OBJECT_TYPES[to].typeId}`,
+        `${spec.associationCategory} association type ${spec.associationTypeId} is not valid from ${this.typeId(from)} to ${this.typeId(to)}`,
       );
     }
     return def;
   }
 
   createLabel(from: ObjectTypeName, to: ObjectTypeName, label: string, inverseLabel?: string): AssociationTypeDef[] {
-    if (!LABELLABLE.includes(from) || !LABELLABLE.includes(to)) {
-      throw validationError(
-        `Association labels are not supported between ${OBJECT_TYPES[from].typeId} and ${OBJECT_TYPES[to].typeId}`,
-      );
+    if (!this.labellable(from) || !this.labellable(to)) {
+      throw validationError(`Association labels are not supported between ${this.typeId(from)} and ${this.typeId(to)}`);
     }
+    if (!this.supportsPair(from, to)) throw validationError(`Associations from ${this.typeId(from)} to ${this.typeId(to)} are not supported`);
     const taken = this.typesBetween(from, to).some((t) => t.label === label);
     if (taken) throw new HubSpotApiError(409, 'CONFLICT', `An association label '${label}' already exists between these objects.`);
     const forwardId = this.nextTypeId++;
@@ -184,19 +231,17 @@ export class AssociationStore {
 
   /** Removing a label removes its edges too, as HubSpot does when a label definition is deleted. */
   deleteLabel(from: ObjectTypeName, to: ObjectTypeName, typeId: number): void {
-    const def = this.userDefined(from, to, typeId);
-    for (const id of new Set([def.typeId, def.inverseTypeId])) {
-      for (const targets of this.edges.values()) for (const set of targets.values()) set.delete(id);
-      this.types.delete(id);
-    }
+    this.removeType(this.userDefined(from, to, typeId).typeId);
   }
 
   private userDefined(from: ObjectTypeName, to: ObjectTypeName, typeId: number): AssociationTypeDef {
     const def = this.types.get(typeId);
     if (!def || def.from !== from || def.to !== to) {
-      throw notFoundError(`No association label with type id ${typeId} from ${OBJECT_TYPES[from].typeId} to ${OBJECT_TYPES[to].typeId}`);
+      throw notFoundError(`No association label with type id ${typeId} from ${this.typeId(from)} to ${this.typeId(to)}`);
     }
     if (def.category !== 'USER_DEFINED') throw validationError(`Association type ${typeId} is HubSpot-defined and cannot be changed.`);
+    // A custom object's unlabeled type belongs to its schema (schemas API), not to the labels API.
+    if (isUnlabeled(def)) throw validationError(`Association type ${typeId} is not a label; change it through the object's schema.`);
     return def;
   }
 
@@ -267,7 +312,7 @@ export class AssociationStore {
 
   /** Removes specific labels; removing the unlabeled type removes everything, as HubSpot documents. */
   removeTypes(fromType: ObjectTypeName, fromId: string, toType: ObjectTypeName, toId: string, defs: AssociationTypeDef[]): void {
-    if (defs.some((d) => d.label === null && d.category === 'HUBSPOT_DEFINED')) {
+    if (defs.some(isUnlabeled)) {
       this.removeAll(fromType, fromId, toType, toId);
       return;
     }
@@ -307,10 +352,6 @@ export class AssociationStore {
     }
     this.edges.delete(fromKey);
   }
-}
-
-function unsupportedPair(from: ObjectTypeName, to: ObjectTypeName): HubSpotApiError {
-  return validationError(`Associations from ${OBJECT_TYPES[from].typeId} to ${OBJECT_TYPES[to].typeId} are not supported`);
 }
 
 /** Record ids are numeric strings; compare them as numbers so "10" sorts after "9". */

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { validationError, type StandardError } from './errors.js';
-import { resolveObjectType, type ObjectTypeDef } from './object-types.js';
+import type { ObjectTypeDef } from './object-types.js';
 import type { CrmStore } from './store.js';
 
 /** What every route module needs: the store and the clock. */
@@ -9,10 +9,10 @@ export interface RouteContext {
   now: () => Date;
 }
 
-/** HubSpot's answer to an object type it does not know, in any path that takes one. */
-export function objectTypeParam(c: Context, name = 'objectType'): ObjectTypeDef {
+/** The object type a path names (standard or custom, by any of its names); HubSpot's 400 for one it does not know. */
+export function objectTypeParam(store: CrmStore, c: Context, name = 'objectType'): ObjectTypeDef {
   const raw = c.req.param(name) ?? '';
-  const def = resolveObjectType(raw);
+  const def = store.types.resolve(raw);
   if (!def) throw validationError(`Unable to infer object type from: ${raw}`);
   return def;
 }

@@ -7,8 +7,10 @@ export type { HubSpotSandbox, HubSpotSandboxOptions, ResponseRecord } from './ap
 export { CrmStore } from './store.js';
 export type { CrmRecord } from './store.js';
 export { HubSpotApiError } from './errors.js';
-export { OBJECT_TYPES, resolveObjectType } from './object-types.js';
-export type { ObjectTypeDef, ObjectTypeName } from './object-types.js';
+export { OBJECT_TYPES, ObjectTypeRegistry, resolveObjectType } from './object-types.js';
+export type { ObjectTypeDef, ObjectTypeName, StandardObjectTypeName } from './object-types.js';
+export { SchemaStore } from './schemas.js';
+export type { CustomObjectSchema } from './schemas.js';
 export { DEFAULT_OWNERS } from './owners.js';
 export type { Owner } from './owners.js';
 export { SEARCH_LIMITS } from './search.js';
@@ -54,6 +56,7 @@ export function hubspotClientFor(url: string, token = 'sandbox-token', opts: Hub
     crm.objects.notes,
     crm.objects.tasks,
     crm.properties,
+    crm.schemas,
     crm.owners,
     crm.associations.v4,
     crm.associations.v4.schema,

@@ -1,9 +1,15 @@
 /**
- * The standard CRM object types the sandbox serves. HubSpot accepts an object type in a path by its
- * plural name, its singular name or its type id ("contacts", "contact", "0-1"), so every lookup goes
- * through `resolveObjectType`.
+ * The CRM object types the sandbox serves: the standard ones below, and the custom objects a portal
+ * defines through the schemas API. HubSpot accepts a standard type in a path by its plural name, its
+ * singular name or its type id ("contacts", "contact", "0-1"), and a custom object by its object type
+ * id ("2-1000001"), its fully qualified name ("p144000001_cars") or the short form "p_cars" — never by
+ * its bare name (removed June 2025, HubSpot developer changelog). Every lookup goes through a
+ * registry's `resolve`.
  */
-export type ObjectTypeName = 'contacts' | 'companies' | 'deals' | 'notes' | 'tasks';
+export type StandardObjectTypeName = 'contacts' | 'companies' | 'deals' | 'notes' | 'tasks';
+
+/** A standard type's plural name, or a custom object's fully qualified name (`p<portal>_<name>`). */
+export type ObjectTypeName = string;
 
 export interface ObjectTypeDef {
   name: ObjectTypeName;
@@ -22,9 +28,11 @@ export interface ObjectTypeDef {
   defaultGroup: string;
   /** Whether `/merge` exists for the type (companies, contacts, deals in HubSpot's specs). */
   mergeable: boolean;
+  /** Defined through the schemas API (see schemas.ts) rather than built in. */
+  custom: boolean;
 }
 
-export const OBJECT_TYPES: Readonly<Record<ObjectTypeName, ObjectTypeDef>> = {
+export const OBJECT_TYPES: Readonly<Record<StandardObjectTypeName, ObjectTypeDef>> = {
   contacts: {
     name: 'contacts',
     singular: 'contact',
@@ -36,6 +44,7 @@ export const OBJECT_TYPES: Readonly<Record<ObjectTypeName, ObjectTypeDef>> = {
     searchableProperties: ['firstname', 'lastname', 'email', 'phone', 'hs_additional_emails', 'mobilephone', 'company'],
     defaultGroup: 'contactinformation',
     mergeable: true,
+    custom: false,
   },
   companies: {
     name: 'companies',
@@ -48,6 +57,7 @@ export const OBJECT_TYPES: Readonly<Record<ObjectTypeName, ObjectTypeDef>> = {
     searchableProperties: ['website', 'phone', 'name', 'domain'],
     defaultGroup: 'companyinformation',
     mergeable: true,
+    custom: false,
   },
   deals: {
     name: 'deals',
@@ -69,6 +79,7 @@ export const OBJECT_TYPES: Readonly<Record<ObjectTypeName, ObjectTypeDef>> = {
     searchableProperties: ['dealname', 'pipeline', 'dealstage', 'description', 'dealtype'],
     defaultGroup: 'dealinformation',
     mergeable: true,
+    custom: false,
   },
   notes: {
     name: 'notes',
@@ -81,6 +92,7 @@ export const OBJECT_TYPES: Readonly<Record<ObjectTypeName, ObjectTypeDef>> = {
     searchableProperties: ['hs_note_body'],
     defaultGroup: 'noteinformation',
     mergeable: false,
+    custom: false,
   },
   tasks: {
     name: 'tasks',
@@ -93,19 +105,78 @@ export const OBJECT_TYPES: Readonly<Record<ObjectTypeName, ObjectTypeDef>> = {
     searchableProperties: ['hs_task_subject', 'hs_task_body'],
     defaultGroup: 'taskinformation',
     mergeable: false,
+    custom: false,
   },
 };
 
 export const OBJECT_TYPE_LIST: readonly ObjectTypeDef[] = Object.values(OBJECT_TYPES);
 
-const aliases = new Map<string, ObjectTypeDef>();
+const standardAliases = new Map<string, ObjectTypeDef>();
 for (const def of OBJECT_TYPE_LIST) {
-  aliases.set(def.name, def);
-  aliases.set(def.singular, def);
-  aliases.set(def.typeId, def);
+  standardAliases.set(def.name, def);
+  standardAliases.set(def.singular, def);
+  standardAliases.set(def.typeId, def);
 }
 
-/** Case-insensitive, like HubSpot ("Contacts" works as well as "contacts"). */
+/** A standard object type by any of its names; case-insensitive, like HubSpot ("Contacts" works as well as "contacts"). */
 export function resolveObjectType(raw: string): ObjectTypeDef | undefined {
-  return aliases.get(raw.toLowerCase());
+  return standardAliases.get(raw.toLowerCase());
+}
+
+export function isStandardObjectType(name: string): name is StandardObjectTypeName {
+  return Object.hasOwn(OBJECT_TYPES, name);
+}
+
+/**
+ * The object types of one portal: the standard ones plus the live custom objects. A custom object is
+ * registered under its fully qualified name and reachable by that, its type id and `p_<name>`.
+ */
+export class ObjectTypeRegistry {
+  private custom = new Map<ObjectTypeName, ObjectTypeDef>();
+  /** Archived custom objects: no longer served, but their records and association types still name them. */
+  private retired = new Map<ObjectTypeName, ObjectTypeDef>();
+  private aliases = new Map<string, ObjectTypeDef>();
+
+  reset(): void {
+    this.custom = new Map();
+    this.retired = new Map();
+    this.aliases = new Map();
+  }
+
+  resolve(raw: string): ObjectTypeDef | undefined {
+    return resolveObjectType(raw) ?? this.aliases.get(raw.toLowerCase());
+  }
+
+  /** The definition of a type the caller already resolved; an unknown name is a sandbox bug. */
+  get(name: ObjectTypeName): ObjectTypeDef {
+    const def = isStandardObjectType(name) ? OBJECT_TYPES[name] : (this.custom.get(name) ?? this.retired.get(name));
+    if (!def) throw new Error(`unknown object type ${name}`);
+    return def;
+  }
+
+  has(name: ObjectTypeName): boolean {
+    return isStandardObjectType(name) || this.custom.has(name);
+  }
+
+  list(): ObjectTypeDef[] {
+    return [...OBJECT_TYPE_LIST, ...this.custom.values()];
+  }
+
+  register(def: ObjectTypeDef, aliases: readonly string[]): void {
+    this.custom.set(def.name, def);
+    for (const alias of [def.name, def.typeId, ...aliases]) this.aliases.set(alias.toLowerCase(), def);
+  }
+
+  /** Stops serving a custom object; `get` still knows it until `forget`. */
+  retire(name: ObjectTypeName): void {
+    const def = this.custom.get(name);
+    if (def) this.retired.set(name, def);
+    this.custom.delete(name);
+    for (const [alias, d] of this.aliases) if (d.name === name) this.aliases.delete(alias);
+  }
+
+  forget(name: ObjectTypeName): void {
+    this.retire(name);
+    this.retired.delete(name);
+  }
 }

@@ -7,7 +7,7 @@ import {
   validationError,
   type PropertyValidationResult,
 } from './errors.js';
-import { OBJECT_TYPE_LIST, OBJECT_TYPES, type ObjectTypeDef, type ObjectTypeName } from './object-types.js';
+import { OBJECT_TYPE_LIST, type ObjectTypeDef, type ObjectTypeName, type ObjectTypeRegistry, type StandardObjectTypeName } from './object-types.js';
 import { isRecord } from './json.js';
 
 export const PROPERTY_TYPES = ['bool', 'date', 'datetime', 'enumeration', 'number', 'phone_number', 'string'] as const;
@@ -143,7 +143,7 @@ const text = (name: string, label: string, extra: Partial<DefaultSpec> = {}): De
 });
 
 /** The HubSpot-defined properties each standard object starts with; custom ones come from the Properties API. */
-const DEFAULT_PROPERTIES: Record<ObjectTypeName, DefaultSpec[]> = {
+const DEFAULT_PROPERTIES: Record<StandardObjectTypeName, DefaultSpec[]> = {
   contacts: [
     text('email', 'Email', { textDisplayHint: 'email' }),
     text('firstname', 'First Name'),
@@ -277,13 +277,21 @@ const DEFAULT_PROPERTIES: Record<ObjectTypeName, DefaultSpec[]> = {
   ],
 };
 
-const DEFAULT_GROUP_LABELS: Record<ObjectTypeName, string> = {
+const DEFAULT_GROUP_LABELS: Record<StandardObjectTypeName, string> = {
   contacts: 'Contact information',
   companies: 'Company information',
   deals: 'Deal information',
   notes: 'Note information',
   tasks: 'Task information',
 };
+
+/** The HubSpot-defined properties every custom object starts with, beside those its schema defines. */
+const CUSTOM_OBJECT_DEFAULTS: DefaultSpec[] = [
+  ownerProperty,
+  readOnlyDateTime('hs_createdate', 'Object create date/time'),
+  readOnlyDateTime('hs_lastmodifieddate', 'Object last modified date/time'),
+  objectIdProperty,
+];
 
 function buildDefault(spec: DefaultSpec, def: ObjectTypeDef, order: number, at: Date): PropertyDefinition {
   const { optionValues, ...rest } = spec;
@@ -354,30 +362,50 @@ export const serializeGroup = (g: PropertyGroup): Record<string, unknown> => ({ 
 
 const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
 
-/** Property definitions and groups for every standard object, seeded with HubSpot's defaults. */
+/**
+ * Property definitions and groups for every object type, seeded with HubSpot's defaults: the standard
+ * objects at reset, a custom object when its schema is created.
+ */
 export class PropertyRegistry {
   private properties = new Map<ObjectTypeName, Map<string, PropertyDefinition>>();
   private groups = new Map<ObjectTypeName, Map<string, PropertyGroup>>();
 
-  constructor(private readonly now: () => Date) {
+  constructor(
+    private readonly now: () => Date,
+    private readonly types: ObjectTypeRegistry,
+  ) {
     this.reset();
   }
 
   reset(): void {
-    const at = this.now();
     this.properties = new Map();
     this.groups = new Map();
     for (const def of OBJECT_TYPE_LIST) {
-      const props = new Map<string, PropertyDefinition>();
-      DEFAULT_PROPERTIES[def.name].forEach((spec, i) => props.set(spec.name, buildDefault(spec, def, i, at)));
-      this.properties.set(def.name, props);
-      this.groups.set(
-        def.name,
-        new Map([
-          [def.defaultGroup, { name: def.defaultGroup, label: DEFAULT_GROUP_LABELS[def.name], displayOrder: 0, archived: false }],
-        ]),
-      );
+      this.seed(def, DEFAULT_PROPERTIES[def.name as StandardObjectTypeName], DEFAULT_GROUP_LABELS[def.name as StandardObjectTypeName]);
     }
+  }
+
+  /** A new custom object's HubSpot-defined properties and its default group (`<name>_information`). */
+  addObjectType(def: ObjectTypeDef, groupLabel: string): void {
+    this.seed(def, CUSTOM_OBJECT_DEFAULTS, groupLabel);
+  }
+
+  /** A purged custom object's definitions go with it. */
+  removeObjectType(name: ObjectTypeName): void {
+    this.properties.delete(name);
+    this.groups.delete(name);
+  }
+
+  private seed(def: ObjectTypeDef, specs: readonly DefaultSpec[], groupLabel: string): void {
+    const at = this.now();
+    const props = new Map<string, PropertyDefinition>();
+    specs.forEach((spec, i) => props.set(spec.name, buildDefault(spec, def, i, at)));
+    this.properties.set(def.name, props);
+    this.groups.set(def.name, new Map([[def.defaultGroup, { name: def.defaultGroup, label: groupLabel, displayOrder: 0, archived: false }]]));
+  }
+
+  private typeId(type: ObjectTypeName): string {
+    return this.types.get(type).typeId;
   }
 
   private propsOf(type: ObjectTypeName): Map<string, PropertyDefinition> {
@@ -436,7 +464,7 @@ export class PropertyRegistry {
     checkFieldType(propertyType, fieldType);
     const groupName = input.groupName as string;
     if (!this.groupsOf(type).get(groupName) || this.groupsOf(type).get(groupName)?.archived) {
-      throw validationError(`Property group '${groupName}' does not exist for object type ${OBJECT_TYPES[type].typeId}.`);
+      throw validationError(`Property group '${groupName}' does not exist for object type ${this.typeId(type)}.`);
     }
     const hasUniqueValue = optionalBoolean(input, 'hasUniqueValue') ?? false;
     if (hasUniqueValue) {
@@ -446,7 +474,7 @@ export class PropertyRegistry {
       const customUnique = this.list(type).filter((p) => p.hasUniqueValue && !p.hubspotDefined).length;
       if (customUnique >= MAX_UNIQUE_PROPERTIES) {
         throw validationError(
-          `Object type ${OBJECT_TYPES[type].typeId} already has the maximum of ${MAX_UNIQUE_PROPERTIES} unique value properties.`,
+          `Object type ${this.typeId(type)} already has the maximum of ${MAX_UNIQUE_PROPERTIES} unique value properties.`,
         );
       }
     }
@@ -485,7 +513,7 @@ export class PropertyRegistry {
 
   update(type: ObjectTypeName, name: string, input: unknown): PropertyDefinition {
     const prop = this.get(type, name);
-    if (!prop) throw notFoundError(`Unable to find property ${name} for object type ${OBJECT_TYPES[type].typeId}`);
+    if (!prop) throw notFoundError(`Unable to find property ${name} for object type ${this.typeId(type)}`);
     if (!isRecord(input)) throw invalidInput('Cannot build PropertyUpdate, body must be a JSON object');
     if (prop.readOnlyDefinition) {
       throw validationError(`Property '${name}' is HubSpot-defined and its definition is read-only.`);
@@ -496,7 +524,7 @@ export class PropertyRegistry {
     checkFieldType(nextType, nextFieldType);
     const groupName = optionalString(input, 'groupName');
     if (groupName !== undefined && !this.groupsOf(type).get(groupName)) {
-      throw validationError(`Property group '${groupName}' does not exist for object type ${OBJECT_TYPES[type].typeId}.`);
+      throw validationError(`Property group '${groupName}' does not exist for object type ${this.typeId(type)}.`);
     }
     prop.type = nextType;
     prop.fieldType = nextFieldType;
@@ -518,7 +546,7 @@ export class PropertyRegistry {
 
   archive(type: ObjectTypeName, name: string): void {
     const prop = this.get(type, name);
-    if (!prop) throw notFoundError(`Unable to find property ${name} for object type ${OBJECT_TYPES[type].typeId}`);
+    if (!prop) throw notFoundError(`Unable to find property ${name} for object type ${this.typeId(type)}`);
     if (!prop.archivable) throw validationError(`Property '${name}' is HubSpot-defined and cannot be archived.`);
     prop.archived = true;
     prop.archivedAt = this.now();
@@ -532,7 +560,7 @@ export class PropertyRegistry {
   getGroup(type: ObjectTypeName, name: string): PropertyGroup {
     const group = this.groupsOf(type).get(name);
     if (!group || group.archived) {
-      throw notFoundError(`Unable to find property group ${name} for object type ${OBJECT_TYPES[type].typeId}`);
+      throw notFoundError(`Unable to find property group ${name} for object type ${this.typeId(type)}`);
     }
     return group;
   }
@@ -569,7 +597,7 @@ export class PropertyRegistry {
 
   archiveGroup(type: ObjectTypeName, name: string): void {
     const group = this.getGroup(type, name);
-    if (name === OBJECT_TYPES[type].defaultGroup) {
+    if (name === this.types.get(type).defaultGroup) {
       throw validationError(`Property group '${name}' is HubSpot-defined and cannot be archived.`);
     }
     if (this.list(type).some((p) => p.groupName === name)) {

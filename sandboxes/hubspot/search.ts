@@ -74,7 +74,11 @@ export interface SearchRequest {
 const VALUE_OPERATORS: readonly Operator[] = ['EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'CONTAINS_TOKEN', 'NOT_CONTAINS_TOKEN'];
 
 /** Parses and validates a `PublicObjectSearchRequest` against HubSpot's limits and the object's properties. */
-export function parseSearchRequest(body: unknown, lookup: (name: string) => PropertyDefinition | undefined): SearchRequest {
+export function parseSearchRequest(
+  body: unknown,
+  lookup: (name: string) => PropertyDefinition | undefined,
+  resolveType: (raw: string) => ObjectTypeDef | undefined = resolveObjectType,
+): SearchRequest {
   if (!isRecord(body)) throw invalidInput('Cannot build PublicObjectSearchRequest, expected a JSON object');
   const rawGroups = body.filterGroups ?? [];
   if (!Array.isArray(rawGroups)) throw invalidInput('Cannot deserialize `filterGroups`: expected an array');
@@ -94,7 +98,7 @@ export function parseSearchRequest(body: unknown, lookup: (name: string) => Prop
       );
     }
     total += group.filters.length;
-    return (group.filters as unknown[]).map((f) => parseFilter(f, lookup));
+    return (group.filters as unknown[]).map((f) => parseFilter(f, lookup, resolveType));
   });
   if (total > SEARCH_LIMITS.maxFilters) {
     throw validationError(`Too many filters: ${total}. The maximum number of filters across all filterGroups is ${SEARCH_LIMITS.maxFilters}.`);
@@ -135,7 +139,11 @@ function parseNumber(raw: unknown, name: string): number | undefined {
   return n;
 }
 
-function parseFilter(raw: unknown, lookup: (name: string) => PropertyDefinition | undefined): Filter | AssociationFilter {
+function parseFilter(
+  raw: unknown,
+  lookup: (name: string) => PropertyDefinition | undefined,
+  resolveType: (raw: string) => ObjectTypeDef | undefined,
+): Filter | AssociationFilter {
   if (!isRecord(raw)) throw invalidInput('Cannot build Filter, expected a JSON object');
   const missing = ['operator', 'propertyName'].filter((k) => typeof raw[k] !== 'string');
   if (missing.length > 0) throw invalidInput(`Cannot build Filter, some of required attributes are not set [${missing.join(', ')}]`);
@@ -147,7 +155,7 @@ function parseFilter(raw: unknown, lookup: (name: string) => PropertyDefinition 
   }
   const propertyName = raw.propertyName as string;
   const association = /^associations\.(.+)$/.exec(propertyName);
-  if (association) return parseAssociationFilter(raw, propertyName, operator as Operator, association[1] ?? '');
+  if (association) return parseAssociationFilter(raw, propertyName, operator as Operator, resolveType(association[1] ?? ''));
   const def = lookup(propertyName);
   if (!def) throw validationError(`Unable to search by property ${propertyName}: the property does not exist.`);
   const filter: Filter = { kind: 'property', propertyName, operator: operator as Operator, def };
@@ -171,9 +179,8 @@ function parseFilter(raw: unknown, lookup: (name: string) => PropertyDefinition 
   return filter;
 }
 
-function parseAssociationFilter(raw: Record<string, unknown>, propertyName: string, operator: Operator, type: string): AssociationFilter {
-  const toDef = resolveObjectType(type);
-  if (!toDef) throw validationError(`Unable to search by property ${propertyName}: unknown object type ${type}.`);
+function parseAssociationFilter(raw: Record<string, unknown>, propertyName: string, operator: Operator, toDef: ObjectTypeDef | undefined): AssociationFilter {
+  if (!toDef) throw validationError(`Unable to search by property ${propertyName}: unknown object type ${propertyName.slice('associations.'.length)}.`);
   if (!ASSOCIATION_OPERATORS.includes(operator)) {
     throw validationError(`Operator ${operator} is not supported for ${propertyName}; use one of ${ASSOCIATION_OPERATORS.join(', ')}.`);
   }

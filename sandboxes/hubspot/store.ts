@@ -6,7 +6,7 @@ import {
   validationError,
   type PropertyValidationResult,
 } from './errors.js';
-import { OBJECT_TYPE_LIST, OBJECT_TYPES, type ObjectTypeDef, type ObjectTypeName } from './object-types.js';
+import { ObjectTypeRegistry, type ObjectTypeDef, type ObjectTypeName } from './object-types.js';
 import type { Owner } from './owners.js';
 import { normalizeValue, PropertyRegistry, type PropertyDefinition } from './properties.js';
 
@@ -60,8 +60,12 @@ const WRITE_SOURCE = 'API';
  * so a batch is rejected as a whole before any record changes, as HubSpot rejects a batch.
  */
 export class CrmStore {
+  /** Standard object types and the portal's custom objects (schemas.ts defines them). */
+  readonly types = new ObjectTypeRegistry();
   readonly properties: PropertyRegistry;
-  readonly associations = new AssociationStore();
+  readonly associations: AssociationStore;
+  /** Per custom object type: the properties a create must carry (its schema's `requiredProperties`). */
+  readonly requiredProperties = new Map<ObjectTypeName, readonly string[]>();
   owners: Owner[] = [];
   private records = new Map<ObjectTypeName, Map<string, CrmRecord>>();
   /** type -> property -> value -> record id, for live records only. */
@@ -70,7 +74,8 @@ export class CrmStore {
   private lastTimestamp = 0;
 
   constructor(private readonly options: StoreOptions) {
-    this.properties = new PropertyRegistry(options.now);
+    this.properties = new PropertyRegistry(options.now, this.types);
+    this.associations = new AssociationStore(this.types);
     this.nextId = options.firstId;
     this.reset();
   }
@@ -80,12 +85,37 @@ export class CrmStore {
   }
 
   reset(): void {
+    this.types.reset();
     this.properties.reset();
     this.associations.reset();
+    this.requiredProperties.clear();
     this.owners = this.options.owners.map((o) => ({ ...o, teams: o.teams.map((t) => ({ ...t })) }));
-    this.records = new Map(OBJECT_TYPE_LIST.map((d) => [d.name, new Map()]));
-    this.uniqueIndex = new Map(OBJECT_TYPE_LIST.map((d) => [d.name, new Map()]));
+    this.records = new Map(this.types.list().map((d) => [d.name, new Map()]));
+    this.uniqueIndex = new Map(this.types.list().map((d) => [d.name, new Map()]));
     this.nextId = this.options.firstId;
+  }
+
+  /** Makes a custom object type servable: an empty record table and unique index (properties are seeded by the caller). */
+  addObjectType(def: ObjectTypeDef, aliases: readonly string[]): void {
+    this.types.register(def, aliases);
+    this.records.set(def.name, new Map());
+    this.uniqueIndex.set(def.name, new Map());
+  }
+
+  /** A custom object type stops resolving (its schema was archived); its records and definitions stay. */
+  hideObjectType(name: ObjectTypeName): void {
+    this.types.retire(name);
+  }
+
+  /** A custom object type and everything of it are gone for good (schema purged, or its creation rolled back). */
+  removeObjectType(name: ObjectTypeName): void {
+    for (const rec of this.records.get(name)?.values() ?? []) this.associations.removeRecord(name, rec.id);
+    for (const t of this.associations.typesOf(name)) this.associations.removeType(t.typeId);
+    this.types.forget(name);
+    this.properties.removeObjectType(name);
+    this.records.delete(name);
+    this.uniqueIndex.delete(name);
+    this.requiredProperties.delete(name);
   }
 
   /** Strictly increasing timestamps, so "last modified" ordering is never ambiguous within one millisecond. */
@@ -157,7 +187,7 @@ export class CrmStore {
   requireIdProperty(type: ObjectTypeName, name: string): void {
     if (name === 'hs_object_id' || !this.isIdProperty(type, name)) {
       throw validationError(
-        `Unable to perform update/upsert by non-unique ${OBJECT_TYPES[type].typeId} property ${name} in portal ID ${this.portalId}`,
+        `Unable to perform update/upsert by non-unique ${this.types.get(type).typeId} property ${name} in portal ID ${this.portalId}`,
       );
     }
   }
@@ -171,7 +201,7 @@ export class CrmStore {
     if (idProperty !== undefined && idProperty !== 'hs_object_id') {
       if (!this.isIdProperty(type, idProperty)) {
         throw validationError(
-          `Unable to read by non-unique ${OBJECT_TYPES[type].typeId} property ${idProperty}. Use a property with unique values.`,
+          `Unable to read by non-unique ${this.types.get(type).typeId} property ${idProperty}. Use a property with unique values.`,
         );
       }
       if (opts.archived) {
@@ -212,6 +242,15 @@ export class CrmStore {
       if (outcome.kind === 'invalid') results.push(outcome.result);
       else prepared.set(name, outcome.kind === 'set' ? outcome.value : null);
     }
+    // A custom object's schema can require properties on create (HubSpot rejects the record without them).
+    if (!existing) {
+      for (const name of this.requiredProperties.get(type) ?? []) {
+        const value = prepared.get(name);
+        if (value === undefined || value === null) {
+          results.push(propertyResult(name, 'REQUIRED_PROPERTY', `Property "${name}" is required when creating a ${this.types.get(type).typeId} record`, this.portalId));
+        }
+      }
+    }
     if (results.length > 0) throw propertyValidationError(results);
     this.checkUniques(type, prepared, existing, pending);
     return prepared;
@@ -229,7 +268,7 @@ export class CrmStore {
         if (type === 'contacts' && name === 'email') {
           throw new HubSpotApiError(409, 'CONFLICT', `Contact already exists. Existing ID: ${holder}`);
         }
-        throw uniqueViolation(OBJECT_TYPES[type], name, value, holder, this.portalId);
+        throw uniqueViolation(this.types.get(type), name, value, holder, this.portalId);
       }
       if (pending) {
         const claimant = pending.get(pendingKey);
@@ -243,7 +282,7 @@ export class CrmStore {
 
   /** Creates a record from prepared values; system properties are HubSpot's to set. */
   commitCreate(type: ObjectTypeName, prepared: PreparedValues): CrmRecord {
-    const def = OBJECT_TYPES[type];
+    const def = this.types.get(type);
     const at = this.stamp();
     const id = String(this.nextId++);
     const rec: CrmRecord = { id, type, values: new Map(), history: new Map(), createdAt: at, updatedAt: at, archived: false };
@@ -262,7 +301,7 @@ export class CrmStore {
   }
 
   commitUpdate(rec: CrmRecord, prepared: PreparedValues): CrmRecord {
-    const def = OBJECT_TYPES[rec.type];
+    const def = this.types.get(rec.type);
     const at = this.stamp();
     this.unindex(rec);
     for (const [name, value] of prepared) {
@@ -364,7 +403,7 @@ export class CrmStore {
     secondary.archivedAt = at;
     secondary.mergedInto = primary.id;
     primary.updatedAt = at;
-    this.writeValue(primary, OBJECT_TYPES[primary.type].modifiedProperty, at.toISOString(), at, 'MERGE');
+    this.writeValue(primary, this.types.get(primary.type).modifiedProperty, at.toISOString(), at, 'MERGE');
     this.index(primary);
     return primary;
   }
@@ -391,7 +430,7 @@ export class CrmStore {
 
   /** The v3 `SimplePublicObject(WithAssociations)` JSON of a record. */
   serialize(rec: CrmRecord, opts: SerializeOptions = {}): Record<string, unknown> {
-    const def = OBJECT_TYPES[rec.type];
+    const def = this.types.get(rec.type);
     const properties: Record<string, string | null> = {};
     for (const name of this.returnedProperties(def, opts.properties)) properties[name] = rec.values.get(name) ?? null;
     const body: Record<string, unknown> = {
@@ -417,7 +456,7 @@ export class CrmStore {
     if (opts.associations && opts.associations.length > 0) {
       const associations: Record<string, unknown> = {};
       for (const raw of opts.associations) {
-        const toDef = OBJECT_TYPE_LIST.find((d) => d.name === raw || d.singular === raw || d.typeId === raw);
+        const toDef = this.types.resolve(raw);
         if (!toDef) continue;
         const results = this.associatedIds(rec, toDef.name).flatMap(({ toId, types }) =>
           types.map((t) => ({ id: toId, type: t.name })),
@@ -445,7 +484,7 @@ export class CrmStore {
 
   counts(): Record<string, { live: number; archived: number; merged: number }> {
     const out: Record<string, { live: number; archived: number; merged: number }> = {};
-    for (const def of OBJECT_TYPE_LIST) {
+    for (const def of this.types.list()) {
       const all = this.all(def.name);
       out[def.name] = {
         live: all.filter((r) => !r.archived).length,

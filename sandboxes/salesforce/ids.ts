@@ -48,7 +48,8 @@ export const to15 = (id: string): string => id.slice(0, 15);
 
 /** Sequential ids: deterministic across a test run, never reused, even across a sandbox reset. */
 export class IdGenerator {
-  private counter = 0;
+  /** `first`: where the record number starts; orgs never share ids, so stacks side by side start apart. */
+  constructor(private counter = 0) {}
 
   next(keyPrefix: string): string {
     this.counter++;

@@ -29,6 +29,8 @@ const OLDEST_VERSION = 20;
 const NEWEST_VERSION = 64;
 
 export interface SalesforceSandboxOptions extends AuthOptions {
+  /** Record numbers (the last nine base-62 digits of an id) start after this; default 0. Two sandboxes given different values never mint the same id, like two orgs. */
+  firstRecordNumber?: number;
   /** Custom fields present from the start, per object, as an admin would have set them up. */
   customFields?: Record<string, CustomFieldSpec[]>;
   /** Custom objects present from the start (key prefixes a00, a01, ...). */
@@ -80,7 +82,7 @@ function versions(): Array<{ label: string; url: string; version: string }> {
 /** Builds the sandbox (app + state) without listening; tests may call `app.request` directly. */
 export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}): SalesforceSandbox {
   const now = options.now ?? (() => new Date());
-  const ids = new IdGenerator();
+  const ids = new IdGenerator(options.firstRecordNumber ?? 0);
   const schema = new Schema({
     ...(options.customObjects ? { customObjects: options.customObjects } : {}),
     ...(options.customFields ? { customFields: options.customFields } : {}),

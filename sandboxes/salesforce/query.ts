@@ -109,7 +109,9 @@ export class QueryEngine {
       throw soqlError('NUMBER_OUTSIDE_VALID_RANGE', soql, query.offset.pos, `Maximum SOQL offset allowed is ${MAX_OFFSET}`);
     }
 
-    let rows = this.store.rows(obj, options.includeDeleted).filter(matcher);
+    // A selective filter reads its rows through an index; the full filter still runs on them.
+    const indexed = !options.includeDeleted && query.where ? this.indexedCandidates(query, obj, query.where) : null;
+    let rows = (indexed ?? this.store.rows(obj, options.includeDeleted)).filter(matcher);
     if (order.length > 0) {
       const keyed = rows.map((row, i) => ({ row, i, keys: order.map((o) => this.valueAt(row, o.path)) }));
       keyed.sort((a, b) => {
@@ -220,6 +222,45 @@ export class QueryEngine {
     const outputName = final === 'Type' ? 'Type' : final.name;
     const text = [...hops.map((h) => h.outputName), outputName].join('.');
     return { hops, final, outputName, text };
+  }
+
+  /**
+   * The rows a filter can only match, read through indexes as Salesforce's query optimizer does for a
+   * selective filter (Id, lookups, External ID and unique fields, and Contact and Lead Email are indexed):
+   * `=`/`IN` on such a field, an AND with one such term, an OR whose every branch is one. A superset of the
+   * matches in the table's order, or null when the filter is not selective that way (then every row is scanned).
+   */
+  private indexedCandidates(query: SoqlQuery, obj: ObjectDef, cond: Condition): Row[] | null {
+    switch (cond.kind) {
+      case 'and': {
+        let best: Row[] | null = null;
+        for (const item of cond.items) {
+          const rows = this.indexedCandidates(query, obj, item);
+          if (rows && (!best || rows.length < best.length)) best = rows;
+        }
+        return best;
+      }
+      case 'or': {
+        const parts = cond.items.map((item) => this.indexedCandidates(query, obj, item));
+        if (parts.some((p) => p === null)) return null;
+        const byId = new Map<string, Row>();
+        for (const part of parts) for (const row of part!) byId.set(String(row.Id), row);
+        return [...byId.values()].sort((a, b) => (String(a.Id) < String(b.Id) ? -1 : String(a.Id) > String(b.Id) ? 1 : 0));
+      }
+      case 'not':
+        return null;
+      case 'compare': {
+        if ((cond.op !== '=' && cond.op !== 'IN') || cond.field.path.length !== 1) return null;
+        const field = obj.fieldsByLower.get(cond.field.path[0]!.toLowerCase());
+        const emailIndexed = field?.lower === 'email' && (obj.lower === 'contact' || obj.lower === 'lead');
+        if (!field || !(field.type === 'id' || field.type === 'reference' || field.externalId || field.unique || emailIndexed)) return null;
+        const literals = Array.isArray(cond.value) ? cond.value : [cond.value];
+        if (literals.some((l) => l.kind !== 'string')) return null;
+        const byId = new Map<string, Row>();
+        for (const l of literals) for (const row of this.store.findBy(obj, field, (l as { value: string }).value)) byId.set(String(row.Id), row);
+        return [...byId.values()].sort((a, b) => (String(a.Id) < String(b.Id) ? -1 : String(a.Id) > String(b.Id) ? 1 : 0));
+      }
+    }
   }
 
   private bindCondition(query: SoqlQuery, obj: ObjectDef, cond: Condition): Matcher {

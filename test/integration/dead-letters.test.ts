@@ -41,7 +41,7 @@ describe('permanent CRM failures become dead letters that an operator can see an
     expect(letter.reason).toMatch(/stripe_plan_name/);
     expect(letter.eventIds.length).toBeGreaterThan(0);
     const shown = await api(`/dead-letters/${letter.id}`);
-    expect(shown.body).toMatchObject({ id: letter.id, payload: { attempted: [{ operation: 'upsertAccount', input: { customerId: customer.id, fields: { plan_name: 'Basic' } } }] } });
+    expect(shown.body).toMatchObject({ id: letter.id, payload: { attempted: [{ operation: 'crmSyncRound', input: { customerId: customer.id, account: { fields: { plan_name: 'Basic' } } } }] } });
 
     const status = await handle.query<SyncStatus>('syncStatus');
     expect(status).toMatchObject({ state: 'dead-lettered', lastError: { type: 'CrmValidationError', deadLetterId: letter.id } });

@@ -145,4 +145,71 @@ describe('identity: Stripe customers find the CRM records that already exist', (
       ['unlink', other, null],
     ]);
   });
+  it('rolls several Stripe customers of one company into one record, summing MRR, and takes one out again', async () => {
+    const paying = async (name: string, email: string, unitAmount: number) => {
+      const customer = await stack.stripe.customers.create({ name, email, payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
+      const price = await stack.stripe.prices.create({ currency: 'usd', unit_amount: unitAmount, recurring: { interval: 'month' }, product_data: { name: `${name} plan` } });
+      const subscription = await stack.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+      return { customer, subscription };
+    };
+    const us = await paying('Initrode', 'bill@initrode-id.example', 10_000);
+    const recordId = await eventually(async () => {
+      const s = await status(us.customer.id);
+      expect(s.state).toBe('synced');
+      return s.links.accountId!;
+    });
+    // The same company billed from another region: same contact email, a customer of its own in Stripe.
+    const eu = await paying('Initrode', 'bill@initrode-id.example', 4_950);
+    const review = await eventually(async () => {
+      const { body } = await api(`/reviews?status=open&customerId=${eu.customer.id}`);
+      const data = body.data as Array<{ id: string; reason: string; candidates: Array<{ recordId: string }> }>;
+      expect(data).toHaveLength(1);
+      return data[0]!;
+    });
+    expect(review).toMatchObject({ reason: 'linked-to-another-customer', candidates: [{ recordId }] });
+    expect((await api(`/reviews/${review.id}/resolve`, { method: 'POST', body: JSON.stringify({ action: 'link', recordId }) })).status).toBe(200);
+
+    const company = () => hubspot.crm.companies.basicApi.getById(recordId, ['stripe_customer_id', 'stripe_mrr', 'stripe_plan_name', 'stripe_currency']);
+    await eventually(async () => expect((await company()).properties).toMatchObject({ stripe_customer_id: us.customer.id, stripe_mrr: '149.5', stripe_currency: 'USD', stripe_plan_name: 'Initrode plan' }));
+    expect(await companiesAt('initrode-id.example')).toHaveLength(1);
+
+    // Either member's change is written as the sum.
+    await stack.stripe.subscriptions.update(eu.subscription.id, { items: [{ id: eu.subscription.items.data[0]!.id, quantity: 2 }], proration_behavior: 'none' });
+    await eventually(async () => expect((await company()).properties.stripe_mrr).toBe('199'));
+    await stack.stripe.subscriptions.update(us.subscription.id, { items: [{ id: us.subscription.items.data[0]!.id, quantity: 3 }], proration_behavior: 'none' });
+    await eventually(async () => expect((await company()).properties.stripe_mrr).toBe('399'));
+    const record = await api(`/identity/records/hubspot/${recordId}`);
+    expect(record.body).toMatchObject({ members: [{ customerId: expect.any(String) }, { customerId: expect.any(String) }], rollup: { byCurrency: { USD: { mrr: 399, members: 2 } } } });
+    expect((await api('/identity/records/hubspot/999999999')).status).toBe(404);
+
+    // The EU customer leaves the record: it shows the US customer alone again, still under its Stripe id.
+    expect((await api(`/customers/${stack.accountId}/${eu.customer.id}/link`, { method: 'POST', body: JSON.stringify({ recordId: null }) })).status).toBe(202);
+    await eventually(async () => expect((await company()).properties).toMatchObject({ stripe_customer_id: us.customer.id, stripe_mrr: '300' }));
+  });
+  it('follows a changed Stripe email on the linked contact until a person edits it in the CRM', async () => {
+    const customer = await stack.stripe.customers.create({ name: 'Hooli', email: 'gavin@hooli-id.example' });
+    await subscribe(customer.id);
+    const contactId = await eventually(async () => {
+      const s = await status(customer.id);
+      expect(s.state).toBe('synced');
+      return s.links.contactId!;
+    });
+    const email = async () => (await hubspot.crm.contacts.basicApi.getById(contactId, ['email'])).properties.email;
+    // The link survives the change: the same contact gets the new email, no second contact appears.
+    await stack.stripe.customers.update(customer.id, { email: 'gavin.belson@hooli-id.example' });
+    await eventually(async () => expect(await email()).toBe('gavin.belson@hooli-id.example'));
+    // A person corrects the email in the CRM; Stripe's next change must not overwrite it.
+    await hubspot.crm.contacts.basicApi.update(contactId, { properties: { email: 'gbelson@hooli-id.example' } });
+    await stack.stripe.customers.update(customer.id, { email: 'ceo@hooli-id.example' });
+    await eventually(async () => {
+      const conflicts = await api(`/conflicts?customerId=${customer.id}&field=email`);
+      // Newest first: the person's edit kept, and before it Stripe's change written over our own earlier value.
+      expect(conflicts.body.data).toEqual([
+        expect.objectContaining({ field: 'email', stripeValue: 'ceo@hooli-id.example', crmValue: 'gbelson@hooli-id.example', winner: 'crm', rule: 'edited-in-crm', recordId: contactId }),
+        expect.objectContaining({ field: 'email', stripeValue: 'gavin.belson@hooli-id.example', crmValue: 'gavin@hooli-id.example', winner: 'stripe', rule: 'unchanged-since-our-write' }),
+      ]);
+    });
+    expect(await email()).toBe('gbelson@hooli-id.example');
+    expect((await status(customer.id)).links.contactId).toBe(contactId);
+  });
 });

@@ -353,6 +353,136 @@ describe('upsertDeals', () => {
   });
 });
 
+describe('subscriptions as a custom object (CRM_SUBSCRIPTION_OBJECT)', () => {
+  const active: DealInput = {
+    subscriptionId: 'sub_1', name: 'Pro (sub_1)', amount: 49.5, currency: 'USD', stage: 'won', closeDate: '2026-01-15', status: 'active',
+    nextRenewalDate: '2026-12-15', trialEndDate: null, endDate: null,
+  };
+  const trial: DealInput = {
+    subscriptionId: 'sub_2', name: 'Team (sub_2)', amount: 0, currency: 'EUR', stage: 'open', closeDate: '2026-11-01', status: 'trialing',
+    nextRenewalDate: '2026-11-15', trialEndDate: '2026-11-15', endDate: null,
+  };
+  const props = ['stripe_subscription_id', 'stripe_subscription_name', 'stripe_subscription_status', 'stripe_subscription_stage', 'stripe_mrr', 'stripe_currency',
+    'stripe_customer_id', 'stripe_start_date', 'stripe_next_renewal_date', 'stripe_trial_end_date', 'stripe_end_date'];
+  const fqn = `p${144_000_001}_stripe_subscription`;
+
+  async function records(type = fqn) {
+    return (await hubspot.crm.objects.basicApi.getPage(type, 100, undefined, props)).results;
+  }
+
+  it('setup creates the object with its properties and associations once, then finds it in place', async () => {
+    const crm = adapter('b2b', { subscriptionObject: 'stripe_subscription' });
+    const first = await crm.provision();
+    expect(first.missing).toEqual([]);
+    const schema = (await hubspot.crm.schemas.coreApi.getAll()).results[0]!;
+    expect(schema).toMatchObject({ name: 'stripe_subscription', fullyQualifiedName: fqn, primaryDisplayProperty: 'stripe_subscription_name', requiredProperties: ['stripe_subscription_id', 'stripe_subscription_name'] });
+    expect(schema.associations.map((a) => a.toObjectTypeId).sort()).toEqual(['0-1', '0-2']);
+    expect(first.created).toEqual(expect.arrayContaining([`custom object ${fqn} (${schema.objectTypeId})`, ...props.map((p) => `${fqn}.${p}`), `${fqn} association with companies`, `${fqn} association with contacts`]));
+    const byName = new Map(schema.properties.map((p) => [p.name, p]));
+    expect(byName.get('stripe_subscription_id')).toMatchObject({ hasUniqueValue: true, type: 'string' });
+    expect(byName.get('stripe_mrr')).toMatchObject({ type: 'number' });
+    expect(byName.get('stripe_next_renewal_date')).toMatchObject({ type: 'date' });
+    expect(byName.get('stripe_subscription_stage')?.options.map((o) => o.value)).toEqual(['open', 'won', 'lost']);
+    // Deals are not written, so their properties are not created.
+    expect((await hubspot.crm.properties.coreApi.getAll('deals')).results.map((p) => p.name)).not.toContain('stripe_subscription_id');
+
+    const again = await crm.provision();
+    expect(again.created).toEqual([]);
+    expect(again.missing).toEqual([]);
+    expect(again.existing).toEqual(expect.arrayContaining([`custom object ${fqn} (${schema.objectTypeId})`, `${fqn}.stripe_subscription_id`, `${fqn} association with companies`]));
+    expect((await hubspot.crm.schemas.coreApi.getAll()).results).toHaveLength(1);
+  });
+
+  it('setup completes an object an admin made, and reports what only an admin can fix', async () => {
+    // An admin's object: no company association, a property the sync needs missing, and a required one it never writes.
+    const made = await hubspot.crm.schemas.coreApi.create({
+      name: 'subscriptions', labels: { singular: 'Subscription', plural: 'Subscriptions' }, associatedObjects: ['CONTACT'],
+      requiredProperties: ['stripe_subscription_id', 'owner_region'], primaryDisplayProperty: 'stripe_subscription_id',
+      properties: [
+        { name: 'stripe_subscription_id', label: 'Subscription', type: 'string' as never, fieldType: 'text', hasUniqueValue: true },
+        { name: 'owner_region', label: 'Region', type: 'string' as never, fieldType: 'text' },
+        { name: 'stripe_mrr', label: 'MRR', type: 'string' as never, fieldType: 'text' },
+      ],
+    });
+    const report = await adapter('b2b', { subscriptionObject: made.objectTypeId! }).provision();
+    const name = made.fullyQualifiedName!;
+    expect(report.created).toEqual(expect.arrayContaining([`${name}.stripe_subscription_name`, `${name}.stripe_next_renewal_date`, `${name} association with companies`]));
+    expect(report.missing).toEqual([
+      `${name}.stripe_mrr is a string property; expected number`,
+      `${name} requires owner_region on create, which the sync does not write: make it optional`,
+    ]);
+    expect((await hubspot.crm.properties.coreApi.getByName(made.objectTypeId!, 'stripe_subscription_name')).groupName).toBe('stripe');
+    expect((await hubspot.crm.schemas.coreApi.getById(made.objectTypeId!)).associations.map((a) => a.toObjectTypeId).sort()).toEqual(['0-1', '0-2']);
+
+    const absent = await adapter('b2b', { subscriptionObject: '2-999' }).provision();
+    expect(absent.missing).toEqual([expect.stringContaining('HubSpot custom object 2-999 does not exist')]);
+  });
+
+  it('upserts one record per subscription by its id, with its fields, associated with the company, and writes no deal', async () => {
+    const crm = adapter('b2b', { subscriptionObject: 'stripe_subscription' });
+    const { accountId, contactId } = await linkedCustomer(crm);
+    const first = await counted(() => crm.upsertDeals({ customerId: 'cus_1', accountId, contactId, deals: [active, trial] }));
+    expect(first.requests).toBe(2);
+    const ids = first.value;
+    const [rec1, rec2] = await Promise.all([ids.sub_1, ids.sub_2].map((id) => hubspot.crm.objects.basicApi.getById(fqn, id ?? '', props)));
+    expect(rec1!.properties).toMatchObject({
+      stripe_subscription_id: 'sub_1', stripe_subscription_name: 'Pro (sub_1)', stripe_subscription_status: 'active', stripe_subscription_stage: 'won',
+      stripe_mrr: '49.5', stripe_currency: 'USD', stripe_customer_id: 'cus_1', stripe_start_date: '2026-01-15', stripe_next_renewal_date: '2026-12-15',
+      stripe_trial_end_date: null, stripe_end_date: null,
+    });
+    expect(rec2!.properties).toMatchObject({ stripe_subscription_stage: 'open', stripe_mrr: '0', stripe_currency: 'EUR', stripe_trial_end_date: '2026-11-15' });
+    for (const id of Object.values(ids)) expect(await associated(fqn, id, 'companies')).toEqual([accountId]);
+    expect(await associated('companies', accountId ?? '', fqn)).toHaveLength(2);
+    expect(await all('deals')).toEqual([]);
+
+    // Steady state: one request; a cancellation clears the renewal and sets the end.
+    const canceled: DealInput = { ...active, stage: 'won', status: 'canceled', nextRenewalDate: null, endDate: '2026-06-01', recordId: ids.sub_1 ?? null };
+    const second = await counted(() => crm.upsertDeals({ customerId: 'cus_1', accountId, contactId, deals: [canceled, { ...trial, recordId: ids.sub_2 ?? null }] }));
+    expect(second).toEqual({ value: ids, requests: 1 });
+    expect((await hubspot.crm.objects.basicApi.getById(fqn, ids.sub_1 ?? '', props)).properties).toMatchObject({
+      stripe_subscription_status: 'canceled', stripe_next_renewal_date: null, stripe_end_date: '2026-06-01',
+    });
+    expect(await records()).toHaveLength(2);
+  });
+
+  it('addresses the object by type id or fully qualified name too, and hangs B2C records off the contact', async () => {
+    await adapter('b2c', { subscriptionObject: 'stripe_subscription' }).provision();
+    const schema = (await hubspot.crm.schemas.coreApi.getAll()).results[0]!;
+    for (const configured of [schema.objectTypeId!, fqn]) {
+      const crm = adapter('b2c', { subscriptionObject: configured });
+      const { contactId } = await linkedCustomer(crm, 'b2c');
+      const ids = await crm.upsertDeals({ customerId: 'cus_1', accountId: null, contactId, deals: [active] });
+      expect(await associated(fqn, ids.sub_1 ?? '', 'contacts')).toEqual([contactId]);
+      expect(await associated(fqn, ids.sub_1 ?? '', 'companies')).toEqual([]);
+    }
+    expect(await records()).toHaveLength(1);
+  });
+
+  it('the backfill writes the same records: batch upsert by the subscription id, then the company association', async () => {
+    const crm = adapter('b2b', { subscriptionObject: 'stripe_subscription' });
+    const { accountId, contactId } = await linkedCustomer(crm);
+    const backfill = crm.backfill!;
+    const results = await backfill.upsertDeals([{ ...active, customerId: 'cus_1', accountId, contactId }, { ...trial, customerId: 'cus_1', accountId, contactId }]);
+    expect(results.map((r) => [r.key, r.ok, r.ok && r.created])).toEqual([['sub_1', true, true], ['sub_2', true, true]]);
+    const ids = Object.fromEntries(results.map((r) => [r.key, r.ok ? r.id : '']));
+    expect(await backfill.findDeals(['sub_1', 'sub_2', 'sub_none'])).toEqual(ids);
+    expect((await hubspot.crm.objects.basicApi.getById(fqn, ids.sub_2!, props)).properties).toMatchObject({ stripe_subscription_stage: 'open', stripe_trial_end_date: '2026-11-15', stripe_customer_id: 'cus_1' });
+    for (const id of Object.values(ids)) expect(await associated(fqn, id, 'companies')).toEqual([accountId]);
+    // The real-time path then finds them, and a second backfill run creates nothing.
+    expect(await crm.upsertDeals({ customerId: 'cus_1', accountId, contactId, deals: [active] })).toEqual({ sub_1: ids.sub_1 });
+    const again = await backfill.upsertDeals([{ ...active, customerId: 'cus_1', accountId, contactId }]);
+    expect(again).toEqual([{ key: 'sub_1', ok: true, id: ids.sub_1, created: false }]);
+    expect(await records()).toHaveLength(2);
+    expect(await all('deals')).toEqual([]);
+  });
+
+  it('refuses writes before setup made the object, as a validation error', async () => {
+    const crm = adapter('b2b', { subscriptionObject: 'stripe_subscription' });
+    const failure = await rejection(crm.upsertDeals({ customerId: 'cus_1', accountId: null, contactId: null, deals: [active] }));
+    expect(failure).toBeInstanceOf(CrmValidationError);
+  });
+});
+
 describe('writeTimeline', () => {
   const paid: TimelineEntry = {
     key: 'invoice_paid:in_1', kind: 'invoice_paid', occurredAt: 1_790_000_000,

@@ -197,6 +197,16 @@ describe('upsertAccount', () => {
   });
 });
 
+describe('updateAccountFields', () => {
+  it('writes Stripe fields by record id, keeping the Account\'s Stripe id, and refuses a deleted Account as CrmNotFoundError', async () => {
+    const account = await b2b.upsertAccount({ customerId: 'cus_R1', name: 'Rolled Up', domain: null, fields: { ...FIELDS, customer_id: 'cus_R1' } });
+    await b2b.updateAccountFields(account.id, { mrr: 150, currency: 'USD', plan_name: 'Pro, Team' });
+    expect(await conn.sobject('Account').retrieve(account.id)).toMatchObject({ Stripe_Customer_ID__c: 'cus_R1', Stripe_MRR__c: 150, Stripe_Plan_Name__c: 'Pro, Team', Name: 'Rolled Up' });
+    await conn.sobject('Account').destroy(account.id);
+    expect(await rejection(b2b.updateAccountFields(account.id, { mrr: 1 }))).toBeInstanceOf(CrmNotFoundError);
+  });
+});
+
 describe('readAccount', () => {
   it('reads the Stripe fields back as strings, and null for an unknown customer', async () => {
     const { id } = await b2b.upsertAccount({ customerId: 'cus_R1', name: 'Reader', domain: null, fields: { ...FIELDS, customer_id: 'cus_R1' } });
@@ -274,6 +284,18 @@ describe('upsertContact', () => {
     expect(await soql('SELECT LastName, Stripe_Customer_ID__c FROM Contact')).toEqual([expect.objectContaining({ LastName: 'gone', Stripe_Customer_ID__c: 'cus_D1' })]);
   });
 
+  it('changes a linked contact\'s email only while it still shows what we last wrote, and reports each disagreement', async () => {
+    const base = { customerId: 'cus_E1', firstName: null, lastName: 'Email', fields: {}, accountId: null };
+    const first = await b2b.upsertContact({ ...base, email: 'one@example.com' });
+    const followed = await b2b.upsertContact({ ...base, email: 'two@example.com', recordId: first.id, previousEmail: 'one@example.com' });
+    expect(followed).toMatchObject({ id: first.id, emailConflict: { crmValue: 'one@example.com', winner: 'stripe', rule: 'unchanged-since-our-write' } });
+    await conn.sobject('Contact').update({ Id: first.id, Email: 'person@example.com' });
+    const kept = await b2b.upsertContact({ ...base, email: 'three@example.com', recordId: first.id, previousEmail: 'two@example.com' });
+    expect(kept).toMatchObject({ id: first.id, emailConflict: { crmValue: 'person@example.com', winner: 'crm', rule: 'edited-in-crm' } });
+    expect(await conn.sobject('Contact').retrieve(first.id)).toMatchObject({ Email: 'person@example.com', Stripe_Customer_ID__c: 'cus_E1' });
+    expect((await conn.query('SELECT COUNT() FROM Contact')).totalSize).toBe(1);
+  });
+
   it('writes the Stripe fields on the contact in B2C mode', async () => {
     const { id } = await b2c.upsertContact({ customerId: 'cus_C1', email: 'c@example.com', firstName: 'Cee', lastName: 'Consumer', fields: { ...FIELDS, customer_id: 'cus_C1' }, accountId: null });
     expect(await conn.sobject('Contact').retrieve(id)).toMatchObject({ LastName: 'Consumer', AccountId: null, Stripe_MRR__c: 49.5, Stripe_Payment_Method_Status__c: 'valid' });
@@ -284,6 +306,23 @@ describe('upsertContact', () => {
     await conn.sobject('Account').destroy(account.id);
     const err = await rejection(b2b.upsertContact({ customerId: 'cus_X1', email: 'x@example.com', firstName: null, lastName: 'X', fields: {}, accountId: account.id }));
     expect(err).toBeInstanceOf(CrmNotFoundError);
+  });
+
+  it('refuses Opportunities and Tasks that still name a deleted Account as CrmNotFoundError, so the workflow relinks', async () => {
+    // Deleting an Account deletes its Contacts and Opportunities (cascade); the next writes still carry its Id.
+    const account = await b2b.upsertAccount({ customerId: 'cus_X2', name: 'Gone Too', domain: null, fields: {} });
+    await b2b.upsertDeals({ customerId: 'cus_X2', accountId: account.id, contactId: null, deals: [deal('sub_X2')] });
+    await conn.sobject('Account').destroy(account.id);
+    expect(await soql('SELECT Id FROM Opportunity WHERE Stripe_Subscription_ID__c = \'sub_X2\'')).toEqual([]);
+    const deals = await rejection(b2b.upsertDeals({ customerId: 'cus_X2', accountId: account.id, contactId: null, deals: [deal('sub_X2')] }));
+    expect(deals).toBeInstanceOf(CrmNotFoundError);
+    expect((deals as Error).message).toMatch(/ENTITY_IS_DELETED/);
+    const entry: TimelineEntry = { key: 'invoice_paid:in_X2', kind: 'invoice_paid', occurredAt: 1_764_246_000, subject: 'Invoice paid', body: 'paid', actionable: false };
+    expect(await rejection(b2b.writeTimeline({ customerId: 'cus_X2', accountId: account.id, contactId: null, entries: [entry] }))).toBeInstanceOf(CrmNotFoundError);
+    // The Account upsert by customer id does not see the deleted record: it creates a new one.
+    const again = await b2b.upsertAccount({ customerId: 'cus_X2', name: 'Gone Too', domain: null, fields: {} });
+    expect(again.created).toBe(true);
+    expect(again.id).not.toBe(account.id);
   });
 });
 
@@ -520,5 +559,161 @@ describe('provision', () => {
     } finally {
       await partial.close();
     }
+  });
+});
+
+describe('subscriptions as a custom object (CRM_SUBSCRIPTION_OBJECT)', () => {
+  // The object as an admin would build it by hand, written out here rather than from the adapter's requirement list.
+  const subscriptionObject = (lookup: CustomFieldSpec) => ({
+    name: 'Stripe_Subscription__c',
+    label: 'Stripe Subscription',
+    fields: [
+      { name: 'Stripe_Subscription_ID__c', type: 'string', length: 255, externalId: true, unique: true },
+      { name: 'Stripe_Subscription_Status__c', type: 'string', length: 255 },
+      { name: 'Stripe_Stage__c', type: 'picklist', picklistValues: ['open', 'won', 'lost'] },
+      { name: 'Stripe_MRR__c', type: 'double', precision: 18, scale: 3 },
+      { name: 'Stripe_Currency__c', type: 'string', length: 255 },
+      { name: 'Stripe_Customer_ID__c', type: 'string', length: 255 },
+      { name: 'Stripe_Start_Date__c', type: 'date' },
+      { name: 'Stripe_Next_Renewal_Date__c', type: 'date' },
+      { name: 'Stripe_Trial_End_Date__c', type: 'date' },
+      { name: 'Stripe_End_Date__c', type: 'date' },
+      lookup,
+    ] satisfies CustomFieldSpec[],
+  });
+  const accountLookup: CustomFieldSpec = { name: 'Account__c', type: 'reference', referenceTo: 'Account' };
+  const contactLookup: CustomFieldSpec = { name: 'Contact__c', type: 'reference', referenceTo: 'Contact' };
+  const { Opportunity: _opportunity, ...withoutOpportunity } = FULL_SETUP;
+  let org: RunningSandbox & { sandbox: SalesforceSandbox };
+  let orgConn: Connection;
+  const SELECT = 'SELECT Id, Name, Stripe_Subscription_ID__c, Stripe_Subscription_Status__c, Stripe_Stage__c, Stripe_MRR__c, Stripe_Currency__c, Stripe_Customer_ID__c, ' +
+    'Stripe_Start_Date__c, Stripe_Next_Renewal_Date__c, Stripe_Trial_End_Date__c, Stripe_End_Date__c, Account__c FROM Stripe_Subscription__c ORDER BY Stripe_Subscription_ID__c';
+  const sub = (id: string, overrides: Partial<DealInput> = {}): DealInput => ({
+    subscriptionId: id, name: `Pro (${id})`, amount: 49.5, currency: 'USD', stage: 'won', closeDate: '2026-11-01', status: 'active',
+    nextRenewalDate: '2026-12-01', trialEndDate: null, endDate: null, ...overrides,
+  });
+
+  /** `counted`, against this describe's own org. */
+  async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; requests: number }> {
+    const used = async () => ((await admin('GET', '/__sandbox/state', undefined, org.url)) as { apiUsage: { used: number } }).apiUsage.used;
+    const before = await used();
+    const result = await fn();
+    return { result, requests: (await used()) - before };
+  }
+
+  beforeAll(async () => {
+    org = await startSalesforceSandbox({ port: 0, customFields: withoutOpportunity, customObjects: [subscriptionObject(accountLookup), { name: 'Contact_Subscription__c', fields: subscriptionObject(contactLookup).fields }] });
+    orgConn = salesforceConnectionFor(org.url);
+  });
+
+  afterAll(async () => {
+    await org.close();
+  });
+
+  beforeEach(async () => {
+    await admin('POST', '/__sandbox/reset', undefined, org.url);
+  });
+
+  it('upserts one record per subscription by its id in one request, with its details and Account, and writes no Opportunity', async () => {
+    const crm = adapter({ subscriptionObject: 'Stripe_Subscription__c' }, org.url);
+    const account = await crm.upsertAccount({ customerId: 'cus_S', name: 'Subscriber', domain: null, fields: {} });
+    const longName = `${'Enterprise plan with many add-ons '.repeat(4)}(sub_b)`;
+    const deals = [sub('sub_a'), sub('sub_b', { name: longName, stage: 'open', status: 'trialing', amount: 0, currency: 'EUR', trialEndDate: '2026-11-15', nextRenewalDate: '2026-11-15' })];
+    const first = await counted(() => crm.upsertDeals({ customerId: 'cus_S', accountId: account.id, contactId: null, deals }));
+    expect(first.requests).toBe(1);
+    const records = (await orgConn.query<Record<string, unknown>>(SELECT)).records;
+    expect(records).toEqual([
+      expect.objectContaining({
+        Id: first.result.sub_a, Name: 'Pro (sub_a)', Stripe_Subscription_ID__c: 'sub_a', Stripe_Subscription_Status__c: 'active', Stripe_Stage__c: 'won', Stripe_MRR__c: 49.5,
+        Stripe_Currency__c: 'USD', Stripe_Customer_ID__c: 'cus_S', Stripe_Start_Date__c: '2026-11-01', Stripe_Next_Renewal_Date__c: '2026-12-01', Stripe_Trial_End_Date__c: null,
+        Stripe_End_Date__c: null, Account__c: account.id,
+      }),
+      expect.objectContaining({ Id: first.result.sub_b, Name: longName.slice(0, 80), Stripe_Stage__c: 'open', Stripe_MRR__c: 0, Stripe_Currency__c: 'EUR', Stripe_Trial_End_Date__c: '2026-11-15' }),
+    ]);
+    expect((await orgConn.query('SELECT Id FROM Opportunity')).records).toEqual([]);
+
+    // A retry or a later change updates the same records; a cancellation clears the renewal and sets the end.
+    const canceled = sub('sub_a', { status: 'canceled', nextRenewalDate: null, endDate: '2026-11-20' });
+    const again = await counted(() => crm.upsertDeals({ customerId: 'cus_S', accountId: account.id, contactId: null, deals: [canceled, deals[1]!] }));
+    expect(again).toEqual({ result: first.result, requests: 1 });
+    const [updated] = (await orgConn.query<Record<string, unknown>>(SELECT)).records;
+    expect(updated).toMatchObject({ Stripe_Subscription_Status__c: 'canceled', Stripe_Next_Renewal_Date__c: null, Stripe_End_Date__c: '2026-11-20' });
+    expect((await orgConn.query(`SELECT Id FROM Stripe_Subscription__c`)).records).toHaveLength(2);
+  });
+
+  it('the backfill writes the same records, through collections and through Bulk API 2.0', async () => {
+    const crm = adapter({ subscriptionObject: 'Stripe_Subscription__c' }, org.url);
+    const account = await crm.upsertAccount({ customerId: 'cus_B', name: 'Backfilled', domain: null, fields: {} });
+    const backfill = crm.backfill!;
+    const links = { customerId: 'cus_B', accountId: account.id, contactId: null };
+    const viaCollection = await backfill.upsertDeals([{ ...sub('sub_x'), ...links }]);
+    const viaBulk = await backfill.upsertDeals([{ ...sub('sub_y', { status: 'canceled', nextRenewalDate: null, endDate: '2026-11-20' }), ...links }], {});
+    expect([...viaCollection, ...viaBulk].map((r) => [r.key, r.ok])).toEqual([['sub_x', true], ['sub_y', true]]);
+    const rows = (await orgConn.query<Record<string, unknown>>(SELECT)).records;
+    expect(rows).toEqual([
+      expect.objectContaining({ Stripe_Subscription_ID__c: 'sub_x', Account__c: account.id, Stripe_Customer_ID__c: 'cus_B', Stripe_Next_Renewal_Date__c: '2026-12-01' }),
+      expect.objectContaining({ Stripe_Subscription_ID__c: 'sub_y', Account__c: account.id, Stripe_Subscription_Status__c: 'canceled', Stripe_Next_Renewal_Date__c: null, Stripe_End_Date__c: '2026-11-20' }),
+    ]);
+    expect(await backfill.findDeals(['sub_x', 'sub_y'])).toEqual({ sub_x: rows[0]!.Id, sub_y: rows[1]!.Id });
+    // The real-time path upserts onto the same record.
+    expect(await crm.upsertDeals({ ...links, deals: [sub('sub_x')] })).toEqual({ sub_x: rows[0]!.Id });
+    expect((await orgConn.query('SELECT Id FROM Opportunity')).records).toEqual([]);
+  });
+
+  it('hangs B2C records off the Contact', async () => {
+    const crm = adapter({ subscriptionObject: 'Contact_Subscription__c', mode: 'b2c' }, org.url);
+    const contact = await crm.upsertContact({ customerId: 'cus_C', email: 'c@example.com', firstName: 'C', lastName: 'D', fields: {}, accountId: null });
+    const ids = await crm.upsertDeals({ customerId: 'cus_C', accountId: null, contactId: contact.id, deals: [sub('sub_c')] });
+    const [record] = (await orgConn.query<Record<string, unknown>>(`SELECT Id, Contact__c, Stripe_Customer_ID__c FROM Contact_Subscription__c`)).records;
+    expect(record).toMatchObject({ Id: ids.sub_c, Contact__c: contact.id, Stripe_Customer_ID__c: 'cus_C' });
+  });
+
+  it('setup finds the object and its fields in place, in both modes, instead of the Opportunity fields', async () => {
+    const report = await adapter({ subscriptionObject: 'Stripe_Subscription__c' }, org.url).provision();
+    expect(report.missing).toEqual([]);
+    expect(report.existing).toEqual(expect.arrayContaining(['Stripe_Subscription__c.Name', 'Stripe_Subscription__c.Stripe_Subscription_ID__c', 'Stripe_Subscription__c.Account__c']));
+    expect(report.existing.filter((f) => f.startsWith('Opportunity.'))).toEqual([]);
+    // B2C needs the Contact lookup, which this object lacks.
+    const b2cReport = await adapter({ subscriptionObject: 'Stripe_Subscription__c', mode: 'b2c' }, org.url).provision();
+    expect(b2cReport.missing).toEqual(['Stripe_Subscription__c.Contact__c ("Contact"): Lookup(Contact)']);
+  });
+
+  it('setup prints exactly what is missing: the object itself, or the fields that cannot serve', async () => {
+    const missingObject = await adapter({ subscriptionObject: 'Billing_Subscription__c' }, org.url).provision();
+    expect(missingObject.missing).toEqual([
+      expect.stringMatching(/^Billing_Subscription__c: the custom object does not exist/),
+      'Billing_Subscription__c.Name (Record Name "Subscription Name"): Text(80), not Auto Number',
+      'Billing_Subscription__c.Stripe_Subscription_ID__c ("Stripe Subscription ID"): Text(255), External ID, Unique',
+      'Billing_Subscription__c.Stripe_Subscription_Status__c ("Stripe Subscription Status"): Text(255)',
+      'Billing_Subscription__c.Stripe_Stage__c ("Stripe Stage"): Picklist (open, won, lost)',
+      'Billing_Subscription__c.Stripe_MRR__c ("Stripe MRR"): Number(15, 3)',
+      'Billing_Subscription__c.Stripe_Currency__c ("Stripe Currency"): Text(255)',
+      'Billing_Subscription__c.Stripe_Customer_ID__c ("Stripe Customer ID"): Text(255)',
+      'Billing_Subscription__c.Stripe_Start_Date__c ("Stripe Start Date"): Date',
+      'Billing_Subscription__c.Stripe_Next_Renewal_Date__c ("Stripe Next Renewal Date"): Date',
+      'Billing_Subscription__c.Stripe_Trial_End_Date__c ("Stripe Trial End Date"): Date',
+      'Billing_Subscription__c.Stripe_End_Date__c ("Stripe End Date"): Date',
+      'Billing_Subscription__c.Account__c ("Account"): Lookup(Account)',
+    ]);
+    expect(formatSalesforceProvisionReport(missingObject)).toContain('\n  - Billing_Subscription__c.Account__c ("Account"): Lookup(Account)');
+
+    // The object exists, but its key is not an External ID and its Account lookup points elsewhere.
+    await admin('POST', '/__sandbox/schema/objects', {
+      name: 'Billing_Subscription__c',
+      fields: [
+        ...subscriptionObject(accountLookup).fields.filter((f) => f.name !== 'Stripe_Subscription_ID__c' && f.name !== 'Account__c'),
+        { name: 'Stripe_Subscription_ID__c', type: 'string', length: 255 },
+        { name: 'Account__c', type: 'reference', referenceTo: 'Contact' },
+      ],
+    }, org.url);
+    const broken = await adapter({ subscriptionObject: 'Billing_Subscription__c' }, org.url).provision();
+    expect(broken.missing).toEqual([
+      'Billing_Subscription__c.Stripe_Subscription_ID__c ("Stripe Subscription ID"): Text(255), External ID, Unique — is not an External ID, is not Unique',
+      'Billing_Subscription__c.Account__c ("Account"): Lookup(Account) — looks up Contact, not Account',
+    ]);
+  });
+
+  it('refuses a subscription object that is not a custom object API name when created', () => {
+    expect(() => adapter({ subscriptionObject: 'Subscriptions' })).toThrow(SalesforceConfigError);
   });
 });

@@ -103,6 +103,12 @@ describe('SOQL subset', () => {
     ['SELECT Name FROM Account WHERE CreatedDate < YESTERDAY', []],
     ["SELECT Name FROM Contact WHERE Account.Industry = 'Technology' ORDER BY LastName", ['Ada Lovelace', 'Alan Turing']],
     ["SELECT Name FROM Contact WHERE Account.Name LIKE 'glo%' OR Email = null ORDER BY Name", ['Hopper', 'Nobody']],
+    // Selective filters (indexed fields: External ID, Email, Id) answer as a scan would, in the table's order.
+    ["SELECT Name FROM Account WHERE Stripe_Customer_Id__c IN ('cus_b', 'CUS_A')", ['Acme Corp']],
+    ["SELECT Name FROM Account WHERE Stripe_Customer_Id__c IN ('cus_A') AND Industry = 'Finance'", []],
+    ["SELECT Name FROM Contact WHERE Email IN ('GRACE@globex.test', 'ada@acme.test')", ['Ada Lovelace', 'Hopper']],
+    ["SELECT Name FROM Contact WHERE Email = 'alan@acme.test' OR (Email IN ('grace@globex.test') AND AccountId != null)", ['Alan Turing', 'Hopper']],
+    ["SELECT Name FROM Contact WHERE Email IN ('ada@acme.test') OR LastName = 'Nobody'", ['Ada Lovelace', 'Nobody']],
   ])('%s', async (soql, expected) => {
     expect(await names(soql)).toEqual(expected);
   });

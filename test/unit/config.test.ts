@@ -32,8 +32,26 @@ describe('loadConfig', () => {
     [{ CRM_RATE_LIMIT_PER_SECOND: '-1' }, ['CRM_RATE_LIMIT_PER_SECOND']],
     [{ TEMPORAL_TLS_CLIENT_CERT_PATH: '/tmp/c.pem' }, ['TEMPORAL_TLS_CLIENT_KEY_PATH']],
     [{ PORT: 'x', DATABASE_URL: 'nope', TEMPORAL_ADDRESS: 'a b' }, ['DATABASE_URL', 'PORT', 'TEMPORAL_ADDRESS']],
+    [{ CRM_SUBSCRIPTION_OBJECT: 'stripe-subscription' }, ['CRM_SUBSCRIPTION_OBJECT']],
+    [{ CRM_SUBSCRIPTION_OBJECT: 'companies' }, ['CRM_SUBSCRIPTION_OBJECT']],
+    [{ CRM_PROVIDER: 'salesforce', CRM_SUBSCRIPTION_OBJECT: 'stripe_subscription' }, ['CRM_SUBSCRIPTION_OBJECT']],
   ])('rejects %j naming %j', (env, expected) => {
     expect(problemsOf(env)).toEqual(expected);
+  });
+
+  it.each([
+    [{}, undefined],
+    [{ CRM_SUBSCRIPTION_OBJECT: 'deal' }, undefined],
+    [{ CRM_SUBSCRIPTION_OBJECT: 'stripe_subscription' }, 'stripe_subscription'],
+    [{ CRM_SUBSCRIPTION_OBJECT: ' 2-3508482 ' }, '2-3508482'],
+    [{ CRM_PROVIDER: 'salesforce', CRM_SUBSCRIPTION_OBJECT: 'Opportunity' }, undefined],
+    [{ CRM_PROVIDER: 'salesforce', CRM_SUBSCRIPTION_OBJECT: 'Stripe_Subscription__c' }, 'Stripe_Subscription__c'],
+  ])('CRM_SUBSCRIPTION_OBJECT %j → %s', (env, expected) => {
+    expect(loadConfig(env).crm.subscriptionObject).toBe(expected);
+  });
+
+  it('says what a bad CRM_SUBSCRIPTION_OBJECT should look like for the provider', () => {
+    expect(() => loadConfig({ CRM_PROVIDER: 'salesforce', CRM_SUBSCRIPTION_OBJECT: 'subs' })).toThrow(/CRM_SUBSCRIPTION_OBJECT: must be Opportunity or a custom object API name such as Stripe_Subscription__c.*CRM_PROVIDER=salesforce/);
   });
 
   it('names every bad variable in one message', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dealStage, planCrmWrites, splitName, type CrmLinks, type LastWritten, type SyncSettings } from '../../domain/crm-plan.js';
+import { dealFingerprint, dealStage, planCrmWrites, planDeals, splitName, type CrmLinks, type LastWritten, type SyncSettings } from '../../domain/crm-plan.js';
 import { companyDomainOf, DEFAULT_IDENTITY_OPTIONS } from '../../domain/identity.js';
 import { applyCustomerEvent, initialSyncState, type CustomerSyncState } from '../../domain/customer-sync-state.js';
 import { customer, item, recurringPrice, subscription, T0, DAY } from './billing-builders.js';
@@ -35,6 +35,44 @@ describe('planCrmWrites', () => {
     const plan = planCrmWrites(stateWith(), noLinks, nothingWritten, { ...settings, mode: 'b2c' }, T0);
     expect(plan.writeAccount).toBe(false);
     expect(plan.writeContact).toBe(true);
+  });
+});
+
+describe('subscriptions as a custom object', () => {
+  const custom: SyncSettings = { ...settings, subscriptionObject: 'custom' };
+  const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
+  function planned(overrides: Parameters<typeof subscription>[1]) {
+    const sub = subscription([item(recurringPrice(4900))], overrides);
+    let s = initialSyncState('acct_1', 'cus_1');
+    s = applyCustomerEvent(s, { eventId: 'evt_s', type: 'customer.subscription.created', created: T0, receivedAtMs: 0, accountId: 'acct_1', customerId: 'cus_1', objectId: sub.id, payload: { kind: 'subscription', subscription: sub, previous: null } }, settings.mrr).state;
+    return planDeals(s, custom, T0)[0]!;
+  }
+
+  it.each([
+    ['trialing: renews when the trial ends', { status: 'trialing', trialEnd: T0 + 14 * DAY }, { trialEndDate: day(T0 + 14 * DAY), nextRenewalDate: day(T0 + 14 * DAY), endDate: null }],
+    ['canceled: ended, no renewal', { status: 'canceled', endedAt: T0 + 3 * DAY, canceledAt: T0 + 2 * DAY }, { nextRenewalDate: null, endDate: day(T0 + 3 * DAY) }],
+    ['scheduled to cancel: the end is known, no renewal', { status: 'active', cancelAtPeriodEnd: true, cancelAt: T0 + 30 * DAY }, { nextRenewalDate: null, endDate: day(T0 + 30 * DAY) }],
+  ])('%s', (_label, overrides, dates) => {
+    expect(planned(overrides as Parameters<typeof subscription>[1])).toMatchObject(dates);
+  });
+
+  it('an active subscription carries its next renewal; a deal plan carries no dates at all', () => {
+    const state = stateWith();
+    const [asCustom] = planDeals(state, custom, T0);
+    expect(asCustom?.nextRenewalDate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    const [asDeal] = planDeals(state, settings, T0);
+    expect(asDeal).not.toHaveProperty('nextRenewalDate');
+    expect(dealFingerprint(asDeal!)).toBe(JSON.stringify(['Basic (sub_1)', 49, 'USD', 'won', asDeal!.closeDate, 'active']));
+  });
+
+  it('rewrites the record when only a date changed, and not when nothing did', () => {
+    const state = stateWith();
+    const [deal] = planDeals(state, custom, T0);
+    const links: CrmLinks = { accountId: '1', contactId: '2', dealIds: { sub_1: '3' } };
+    const written: LastWritten = { fields: null, contactEmail: 'ada@example.com', deals: { sub_1: dealFingerprint(deal!) } };
+    expect(planCrmWrites(state, links, written, custom, T0).deals).toEqual([]);
+    const stale: LastWritten = { ...written, deals: { sub_1: dealFingerprint({ ...deal!, nextRenewalDate: '2000-01-01' }) } };
+    expect(planCrmWrites(state, links, stale, custom, T0).deals.map((d) => d.subscriptionId)).toEqual(['sub_1']);
   });
 });
 

@@ -1,89 +1,330 @@
+import { AssociationTypes } from '@hubspot/api-client';
 import type { CrmFieldNameMap } from '../../../domain/crm-field-names.js';
-import { CrmValidationError, type AccountInput, type BatchUpsertResult, type CrmAdapter } from '../types.js';
-import { hubspotCall, HubSpotRequestError, throwOnBatchErrors, type BatchErrorLike } from './errors.js';
+import type { TimelineEntry } from '../../../domain/customer-events.js';
+import {
+  CrmValidationError,
+  type AccountInput,
+  type BackfillActivityInput,
+  type BackfillDealInput,
+  type BatchWriteResult,
+  type ContactInput,
+  type CrmBackfillWriter,
+} from '../types.js';
+import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
 import { fieldProperties } from './values.js';
 
 /** HubSpot's cap on inputs per batch request. */
 export const HUBSPOT_BATCH_LIMIT = 100;
 
-interface CompanyBatchResponse {
+interface BatchWriteResponse {
   results: Array<{ id: string; _new?: boolean; objectWriteTraceId?: string; properties: Record<string, string | null> }>;
   errors?: BatchErrorLike[];
 }
-
-/** The slice of the generated companies batch API the backfill uses. */
-export interface CompanyBatchApi {
-  upsert(input: { inputs: Array<{ idProperty: string; id: string; objectWriteTraceId: string; properties: Record<string, string> }> }): Promise<CompanyBatchResponse>;
-  read(input: { idProperty: string; inputs: Array<{ id: string }>; properties: string[]; propertiesWithHistory: string[] }): Promise<CompanyBatchResponse>;
+interface CreateInput<C extends string> {
+  properties: Record<string, string>;
+  associations: Array<{ to: { id: string }; types: Array<{ associationCategory: C; associationTypeId: number }> }>;
+  objectWriteTraceId?: string;
 }
 
 /**
- * Batch methods for the backfill: one batch upsert of up to 100 companies by `stripe_customer_id`
- * (the same key the real-time path upserts by, so both find the same company). Bound into the
- * adapter by createHubSpotAdapter.
+ * The slices of the generated batch APIs the backfill uses. The client generates one copy of every
+ * model per object type, so these name only the shapes they share; the association category is generic
+ * because each module has its own enum of the same strings.
  */
-export function hubspotBackfillMethods(deps: { companies: CompanyBatchApi; customerIdProperty: string; names: CrmFieldNameMap }): Pick<CrmAdapter, 'upsertAccountsBatch' | 'findAccountsBatch'> {
-  const { companies, customerIdProperty, names } = deps;
+export interface HubSpotBatchApi {
+  upsert(input: { inputs: Array<{ idProperty: string; id: string; objectWriteTraceId: string; properties: Record<string, string> }> }): Promise<BatchWriteResponse>;
+  read(input: { idProperty?: string; inputs: Array<{ id: string }>; properties: string[]; propertiesWithHistory: string[] }): Promise<BatchWriteResponse>;
+}
+export interface HubSpotCreateApi<C extends string> extends HubSpotBatchApi {
+  create(input: { inputs: Array<CreateInput<C>> }): Promise<BatchWriteResponse>;
+}
+export interface HubSpotAssociationApi {
+  createDefault(from: string, to: string, input: { inputs: Array<{ _from: { id: string }; to: { id: string } }> }): Promise<{ errors?: BatchErrorLike[] }>;
+}
 
-  function properties(input: AccountInput): Record<string, string> {
-    const props = fieldProperties(input.fields, names, ['customer_id']);
-    if (input.name !== null) props.name = input.name;
-    if (input.domain !== null) props.domain = input.domain;
-    return props;
+export interface HubSpotBackfillDeps {
+  companies: HubSpotBatchApi;
+  contacts: HubSpotCreateApi<string>;
+  /** Deals, or the custom object subscriptions go to (CRM_SUBSCRIPTION_OBJECT; see `dealObjectType`). */
+  deals: HubSpotCreateApi<string>;
+  notes: HubSpotCreateApi<string>;
+  tasks: HubSpotCreateApi<string>;
+  associations: HubSpotAssociationApi;
+  customerIdProperty: string;
+  names: CrmFieldNameMap;
+  mode: 'b2b' | 'b2c';
+  subscriptionIdProperty: string;
+  activityKeyProperty: string;
+  dealProperties(deal: BackfillDealInput): Record<string, string>;
+  /**
+   * The object type `deals` writes, as the associations API names it: `deals` (default), or a custom
+   * object, whose association type ids are the portal's own, so its records are upserted, then associated.
+   */
+  dealObjectType?: string;
+  activityProperties(type: 'notes' | 'tasks', entry: TimelineEntry): Record<string, string>;
+}
+
+type Target = 'companies' | 'contacts';
+
+/** HubSpot-defined association types (developers.hubspot.com, "Associations v4: association type ids"). */
+const ASSOCIATION_TYPE: Readonly<Record<'contacts' | 'deals' | 'notes' | 'tasks', Partial<Record<Target, number>>>> = {
+  contacts: { companies: AssociationTypes.contactToCompany },
+  deals: { companies: AssociationTypes.dealToCompany, contacts: AssociationTypes.dealToContact },
+  notes: { companies: AssociationTypes.noteToCompany, contacts: AssociationTypes.noteToContact },
+  tasks: { companies: AssociationTypes.taskToCompany, contacts: AssociationTypes.taskToContact },
+};
+
+/** A row to write: its key (which the CRM keeps unique), what to write, and what to attach it to. */
+interface Row {
+  key: string;
+  properties: Record<string, string>;
+  targets: Array<{ type: Target; id: string }>;
+}
+
+/** The result for `key` in a batch answer: by objectWriteTraceId, the one link HubSpot echoes for every input. */
+function resultFor(response: BatchWriteResponse, key: string, index: number, size: number): BatchWriteResponse['results'][number] | undefined {
+  return response.results.find((r) => r.objectWriteTraceId === key) ?? (response.results.length === size ? response.results[index] : undefined);
+}
+
+/**
+ * HubSpot refuses a whole batch for one invalid input. Halving isolates the refused records, so each
+ * gets its reason in the migration log and the others are written; it costs extra requests only when
+ * something is refused.
+ */
+async function isolating(rows: readonly Row[], write: (rows: readonly Row[]) => Promise<BatchWriteResult[]>): Promise<BatchWriteResult[]> {
+  try {
+    return await write(rows);
+  } catch (err) {
+    if (!(err instanceof CrmValidationError)) throw err;
+    if (rows.length === 1) return [{ key: rows[0]!.key, ok: false, reason: err.message }];
+    const mid = Math.ceil(rows.length / 2);
+    return [...(await isolating(rows.slice(0, mid), write)), ...(await isolating(rows.slice(mid), write))];
   }
+}
 
-  async function upsertChunk(inputs: readonly AccountInput[]): Promise<BatchUpsertResult[]> {
+/**
+ * The backfill's batch writes. Records others attach to are created with their associations in the
+ * same request (one request per 100 on a CRM that does not have them yet, the common case of a first
+ * backfill). When HubSpot refuses that because some already exist (a unique key is taken: the
+ * real-time path or an earlier run wrote them), the batch is upserted by the same key and associated
+ * instead, so neither path ever makes a second record for one Stripe object.
+ */
+export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWriter {
+  const { customerIdProperty, names } = deps;
+
+  async function upsert(api: HubSpotBatchApi, what: string, idProperty: string, rows: readonly Row[]): Promise<BatchWriteResult[]> {
     const response = await hubspotCall(() =>
-      companies.upsert({ inputs: inputs.map((i) => ({ idProperty: customerIdProperty, id: i.customerId, objectWriteTraceId: i.customerId, properties: properties(i) })) }),
+      api.upsert({ inputs: rows.map((r) => ({ idProperty, id: r.key, objectWriteTraceId: r.key, properties: r.properties })) }),
     );
-    throwOnBatchErrors('upserting companies', response.errors);
-    return inputs.map((input, i): BatchUpsertResult => {
-      // objectWriteTraceId is the only reliable link from a result to its input (see the adapter's upsert).
-      const result = response.results.find((r) => r.objectWriteTraceId === input.customerId) ?? (response.results.length === inputs.length ? response.results[i] : undefined);
-      if (!result) throw new HubSpotRequestError(`HubSpot answered a company batch upsert without a result for ${input.customerId}`, 200, null, null);
-      return { customerId: input.customerId, ok: true, id: result.id, created: result._new === true };
+    throwOnBatchErrors(`upserting ${what}`, response.errors);
+    return rows.map((row, i): BatchWriteResult => {
+      const result = resultFor(response, row.key, i, rows.length);
+      if (!result) throw new HubSpotRequestError(`HubSpot answered an upsert of ${what} without a result for ${row.key}`, 200, null, null);
+      return { key: row.key, ok: true, id: result.id, created: result._new === true };
     });
   }
 
-  /**
-   * HubSpot refuses a whole batch for one invalid input. Halving isolates the refused records, so each
-   * gets its reason in the migration log and the others are written; it costs extra requests only when
-   * something is refused.
-   */
-  async function upsertIsolating(inputs: readonly AccountInput[]): Promise<BatchUpsertResult[]> {
-    try {
-      return await upsertChunk(inputs);
-    } catch (err) {
-      if (!(err instanceof CrmValidationError)) throw err;
-      if (inputs.length === 1) return [{ customerId: inputs[0]!.customerId, ok: false, reason: err.message }];
-      const mid = Math.ceil(inputs.length / 2);
-      return [...(await upsertIsolating(inputs.slice(0, mid))), ...(await upsertIsolating(inputs.slice(mid)))];
+  async function associate(from: string, pairs: ReadonlyArray<{ from: string; to: string; type: Target }>): Promise<void> {
+    for (const to of ['companies', 'contacts'] as const) {
+      const inputs = pairs.filter((p) => p.type === to).map((p) => ({ _from: { id: p.from }, to: { id: p.to } }));
+      if (inputs.length === 0) continue;
+      const response = await hubspotCall(() => deps.associations.createDefault(from, to, { inputs }));
+      throwOnBatchErrors(`associating ${from} with ${to}`, response.errors);
     }
   }
 
+  function createInput(type: 'contacts' | 'deals' | 'notes' | 'tasks', row: Row): CreateInput<string> {
+    return {
+      properties: row.properties,
+      objectWriteTraceId: row.key,
+      associations: row.targets.map((t) => ({ to: { id: t.id }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: ASSOCIATION_TYPE[type][t.type]! }] })),
+    };
+  }
+
+  /**
+   * One batch create with associations; null when HubSpot refused it (a 400/409: most likely a key that
+   * exists already). A partial answer (207) keeps what was created; the rest comes back as refused.
+   */
+  async function tryCreate(api: HubSpotCreateApi<string>, type: 'contacts' | 'deals' | 'notes' | 'tasks', rows: readonly Row[]): Promise<{ created: BatchWriteResult[]; refused: Row[] }> {
+    let response: BatchWriteResponse;
+    try {
+      response = await api.create({ inputs: rows.map((r) => createInput(type, r)) });
+    } catch (err) {
+      if (isApiException(err) && (err.code === 400 || err.code === 409)) return { created: [], refused: [...rows] };
+      throw toCrmError(err);
+    }
+    const created: BatchWriteResult[] = [];
+    const refused: Row[] = [];
+    rows.forEach((row, i) => {
+      const result = (response.errors ?? []).length === 0 ? resultFor(response, row.key, i, rows.length) : response.results.find((r) => r.objectWriteTraceId === row.key);
+      if (result) created.push({ key: row.key, ok: true, id: result.id, created: true });
+      else refused.push(row);
+    });
+    if (refused.length > 0 && (response.errors ?? []).length === 0) {
+      throw new HubSpotRequestError(`HubSpot answered a create of ${type} without a result for ${refused[0]!.key}`, 200, null, null);
+    }
+    return { created, refused };
+  }
+
+  /** Create-with-associations, falling back to upsert-by-key plus associations for what was refused. */
+  async function createOrUpsert(api: HubSpotCreateApi<string>, type: 'contacts' | 'deals', idProperty: string, rows: readonly Row[]): Promise<BatchWriteResult[]> {
+    if (rows.length === 0) return [];
+    const { created, refused } = await tryCreate(api, type, rows);
+    if (refused.length === 0) return created;
+    return [...created, ...(await upsertAssociating(api, type, idProperty, refused))];
+  }
+
+  /** Upsert by key, then associate what it wrote: an upsert cannot carry associations (associating twice is harmless). */
+  async function upsertAssociating(api: HubSpotBatchApi, type: string, idProperty: string, rows: readonly Row[]): Promise<BatchWriteResult[]> {
+    const byKey = new Map(rows.map((r) => [r.key, r]));
+    return isolating(rows, async (chunk) => {
+      const results = await upsert(api, type, idProperty, chunk);
+      await associate(type, results.flatMap((r) => (r.ok ? (byKey.get(r.key)?.targets ?? []).map((t) => ({ from: r.id, to: t.id, type: t.type })) : [])));
+      return results;
+    });
+  }
+
+  function contactProperties(input: ContactInput): Record<string, string> {
+    const properties: Record<string, string> = {
+      ...(deps.mode === 'b2c' ? fieldProperties(input.fields, names) : {}),
+      email: input.email,
+      [customerIdProperty]: input.customerId,
+    };
+    if (input.firstName !== null) properties.firstname = input.firstName;
+    if (input.lastName !== null) properties.lastname = input.lastName;
+    return properties;
+  }
+
+  /** Present keys among `keys`, read by a unique property (one request per 100). */
+  async function readByKey(api: HubSpotBatchApi, what: string, idProperty: string, keys: readonly string[], normalise: (k: string) => string = (k) => k): Promise<Record<string, string>> {
+    const found: Record<string, string> = {};
+    for (let i = 0; i < keys.length; i += HUBSPOT_BATCH_LIMIT) {
+      const chunk = keys.slice(i, i + HUBSPOT_BATCH_LIMIT);
+      const response = await hubspotCall(() => api.read({ idProperty, inputs: chunk.map((id) => ({ id })), properties: [idProperty], propertiesWithHistory: [] }));
+      throwOnBatchErrors(`reading ${what}`, response.errors, (e) => e.category === 'OBJECT_NOT_FOUND');
+      for (const r of response.results) {
+        const key = r.properties[idProperty];
+        if (typeof key === 'string' && key !== '') found[normalise(key)] = r.id;
+      }
+    }
+    return found;
+  }
+
   return {
-    async upsertAccountsBatch(inputs: AccountInput[]): Promise<BatchUpsertResult[]> {
-      const out: BatchUpsertResult[] = [];
+    batchLimit: HUBSPOT_BATCH_LIMIT,
+    separateTaskObjects: true,
+    supportsBulk: false,
+
+    async upsertAccounts(inputs: AccountInput[]): Promise<BatchWriteResult[]> {
       // Two inputs for one unique value would make HubSpot refuse the whole batch.
       const distinct = [...new Map(inputs.map((i) => [i.customerId, i])).values()];
-      for (let i = 0; i < distinct.length; i += HUBSPOT_BATCH_LIMIT) out.push(...(await upsertIsolating(distinct.slice(i, i + HUBSPOT_BATCH_LIMIT))));
+      const rows = distinct.map((input): Row => {
+        const properties = fieldProperties(input.fields, names, ['customer_id']);
+        if (input.name !== null) properties.name = input.name;
+        if (input.domain !== null) properties.domain = input.domain;
+        return { key: input.customerId, properties, targets: [] };
+      });
+      const out: BatchWriteResult[] = [];
+      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
+        out.push(...(await isolating(rows.slice(i, i + HUBSPOT_BATCH_LIMIT), (chunk) => upsert(deps.companies, 'companies', customerIdProperty, chunk))));
+      }
       return out;
     },
 
-    async findAccountsBatch(customerIds: string[]): Promise<Record<string, string>> {
-      const found: Record<string, string> = {};
-      for (let i = 0; i < customerIds.length; i += HUBSPOT_BATCH_LIMIT) {
-        const chunk = customerIds.slice(i, i + HUBSPOT_BATCH_LIMIT);
-        const response = await hubspotCall(() =>
-          companies.read({ idProperty: customerIdProperty, inputs: chunk.map((id) => ({ id })), properties: [customerIdProperty], propertiesWithHistory: [] }),
-        );
-        throwOnBatchErrors('reading companies', response.errors, (e) => e.category === 'OBJECT_NOT_FOUND');
-        for (const r of response.results) {
-          const key = r.properties[customerIdProperty];
-          if (typeof key === 'string' && key !== '') found[key] = r.id;
+    async upsertContacts(inputs: ContactInput[]): Promise<BatchWriteResult[]> {
+      // Keyed by email, as HubSpot keys contacts: customers sharing one share its contact (the last one's
+      // Stripe id stays on it, as the real-time path's upserts would leave it).
+      const byEmail = new Map<string, ContactInput[]>();
+      for (const input of inputs) {
+        const email = input.email.trim().toLowerCase();
+        byEmail.set(email, [...(byEmail.get(email) ?? []), input]);
+      }
+      const rows = [...byEmail.entries()].map(([email, group]): Row => {
+        const last = group[group.length - 1]!;
+        const targets = deps.mode === 'b2b' ? [...new Set(group.map((g) => g.accountId).filter((id): id is string => id !== null))].map((id) => ({ type: 'companies' as const, id })) : [];
+        return { key: email, properties: { ...contactProperties(last), email }, targets };
+      });
+      const results: BatchWriteResult[] = [];
+      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) results.push(...(await createOrUpsert(deps.contacts, 'contacts', 'email', rows.slice(i, i + HUBSPOT_BATCH_LIMIT))));
+      const byKey = new Map(results.map((r) => [r.key, r]));
+      return inputs.map((input): BatchWriteResult => {
+        const result = byKey.get(input.email.trim().toLowerCase());
+        if (!result) return { key: input.customerId, ok: false, reason: 'HubSpot returned no result for this contact' };
+        return { ...result, key: input.customerId };
+      });
+    },
+
+    async upsertDeals(inputs: BackfillDealInput[]): Promise<BatchWriteResult[]> {
+      const distinct = [...new Map(inputs.map((d) => [d.subscriptionId, d])).values()];
+      const rows = distinct.map((deal): Row => {
+        // The real-time path's rule: the company in B2B, else the contact.
+        const target: { type: Target; id: string } | null =
+          deps.mode === 'b2b' && deal.accountId !== null ? { type: 'companies', id: deal.accountId } : deal.contactId !== null ? { type: 'contacts', id: deal.contactId } : null;
+        return { key: deal.subscriptionId, properties: { ...deps.dealProperties(deal), [deps.subscriptionIdProperty]: deal.subscriptionId }, targets: target ? [target] : [] };
+      });
+      const out: BatchWriteResult[] = [];
+      const objectType = deps.dealObjectType ?? 'deals';
+      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
+        const chunk = rows.slice(i, i + HUBSPOT_BATCH_LIMIT);
+        out.push(...(objectType === 'deals' ? await createOrUpsert(deps.deals, 'deals', deps.subscriptionIdProperty, chunk) : await upsertAssociating(deps.deals, objectType, deps.subscriptionIdProperty, chunk)));
+      }
+      return out;
+    },
+
+    async writeActivities(inputs: BackfillActivityInput[]): Promise<BatchWriteResult[]> {
+      const distinct = [...new Map(inputs.map((a) => [a.entry.key, a])).values()];
+      const out: BatchWriteResult[] = [];
+      for (const type of ['notes', 'tasks'] as const) {
+        const api = type === 'notes' ? deps.notes : deps.tasks;
+        const rows = distinct.filter((a) => a.entry.actionable === (type === 'tasks')).map((a): Row => ({
+          key: a.entry.key,
+          properties: deps.activityProperties(type, a.entry),
+          targets: [
+            ...(a.accountId !== null ? [{ type: 'companies' as const, id: a.accountId }] : []),
+            ...(a.contactId !== null ? [{ type: 'contacts' as const, id: a.contactId }] : []),
+          ],
+        }));
+        for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
+          const chunk = rows.slice(i, i + HUBSPOT_BATCH_LIMIT);
+          const { created, refused } = await tryCreate(api, type, chunk);
+          out.push(...created);
+          if (refused.length === 0) continue;
+          // Refused, wholly or in part: most likely some keys exist already (the real-time path wrote them,
+          // or a retry after a lost answer). Those stay as they are (a completed task is not reopened); the
+          // absent ones are created, and a genuinely invalid one is refused again, alone.
+          const present = await readByKey(api, type, deps.activityKeyProperty, refused.map((r) => r.key));
+          for (const r of refused) if (present[r.key]) out.push({ key: r.key, ok: true, id: present[r.key]!, created: false });
+          const missing = refused.filter((r) => !present[r.key]);
+          out.push(...(await isolating(missing, async (rows2) => {
+            const again = await tryCreate(api, type, rows2);
+            if (again.refused.length > 0) {
+              throw new CrmValidationError(`HubSpot refused to create ${again.refused.length} of ${rows2.length} ${type}`);
+            }
+            return again.created;
+          })));
         }
       }
+      return out;
+    },
+
+    findAccounts: (customerIds) => readByKey(deps.companies, 'companies', customerIdProperty, customerIds),
+
+    async findContacts(inputs): Promise<Record<string, string>> {
+      const withEmail = inputs.filter((i) => i.email !== null);
+      const byEmail = await readByKey(deps.contacts, 'contacts', 'email', withEmail.map((i) => i.email!.trim().toLowerCase()), (k) => k.toLowerCase());
+      const byId = await readByKey(deps.contacts, 'contacts', customerIdProperty, inputs.filter((i) => i.email === null).map((i) => i.customerId));
+      const found: Record<string, string> = {};
+      for (const i of inputs) {
+        const id = i.email !== null ? byEmail[i.email.trim().toLowerCase()] : byId[i.customerId];
+        if (id) found[i.customerId] = id;
+      }
       return found;
+    },
+
+    findDeals: (subscriptionIds) => readByKey(deps.deals, 'deals', deps.subscriptionIdProperty, subscriptionIds),
+
+    async findActivities(keys: string[]): Promise<Record<string, string>> {
+      return { ...(await readByKey(deps.notes, 'notes', deps.activityKeyProperty, keys)), ...(await readByKey(deps.tasks, 'tasks', deps.activityKeyProperty, keys)) };
     },
   };
 }

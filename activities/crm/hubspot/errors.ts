@@ -1,4 +1,4 @@
-import { CrmRateLimitError, CrmValidationError } from '../types.js';
+import { CrmRateLimitError, CrmValidationError, type RequestGate } from '../types.js';
 
 /**
  * What `@hubspot/api-client` throws for an HTTP error answer. Each generated API module has its own
@@ -77,6 +77,15 @@ export function toCrmError(err: unknown, now: number = Date.now()): unknown {
 }
 
 /** Runs one client call and rethrows its failure translated. */
+/**
+ * Client options that make every request wait on the shared request budget first (the client's
+ * middleware runs before each HTTP request, batch and search calls included).
+ */
+export function gateMiddleware(gate: RequestGate | undefined): { middleware?: Array<{ pre(ctx: unknown): Promise<unknown>; post(ctx: unknown): unknown }> } {
+  if (!gate) return {};
+  return { middleware: [{ pre: async (ctx) => { await gate.acquire(); return ctx; }, post: (ctx) => ctx }] };
+}
+
 export async function hubspotCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();

@@ -2,27 +2,33 @@ import { AssociationTypes, Client } from '@hubspot/api-client';
 import { crmFieldNames, crmPropertyDefinitions, type CrmFieldNameOverrides } from '../../../domain/crm-field-names.js';
 import type { TimelineEntry } from '../../../domain/customer-events.js';
 import { InvalidCrmFieldNameError } from '../../../domain/errors.js';
+import { CrmNotFoundError } from '../types.js';
+import { decideSharedField } from '../../../domain/identity.js';
 import type {
   AccountInput,
   ContactInput,
   CrmAdapter,
+  CrmFields,
   CrmRecord,
   DealInput,
   DealsInput,
   DealStage,
   ProvisionReport,
+  RequestGate,
   TimelineInput,
   UpsertResult,
 } from '../types.js';
-import { hubspotBackfillMethods } from './backfill.js';
+import { hubspotBackfillWriter, type HubSpotCreateApi } from './backfill.js';
 import { hubspotIdentityMethods } from './identity.js';
-import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
+import { gateMiddleware, hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
 import { provisionObject, specFromDefinition, type PropertySpec } from './provision.js';
 import { createHubSpotScanner } from './reconcile.js';
+import { hubspotSubscriptionObject, provisionSubscriptionObject, subscriptionObjectProperties } from './subscription-object.js';
 import { escapeHtml, fieldProperties, hubspotValue, isoInstant } from './values.js';
 
 export { HubSpotRequestError } from './errors.js';
 export { STRIPE_GROUP } from './provision.js';
+export { SUBSCRIPTION_OBJECT_PROPERTIES } from './subscription-object.js';
 
 /** Deal property holding the Stripe subscription id; unique, so deals are upserted by it. */
 export const SUBSCRIPTION_ID_PROPERTY = 'stripe_subscription_id';
@@ -51,6 +57,13 @@ export interface HubSpotAdapterOptions {
    * currency enabled refuses the deal (a loud dead letter rather than an amount in the wrong currency).
    */
   writeDealCurrency?: boolean | undefined;
+  /** The shared request budget every request waits on (all workers together stay within HubSpot's limit). */
+  requestGate?: RequestGate | undefined;
+  /**
+   * CRM_SUBSCRIPTION_OBJECT: write subscriptions to this custom object (its name, `p<portal>_<name>` or
+   * `2-<n>`) instead of deals. Absent: deals.
+   */
+  subscriptionObject?: string | undefined;
 }
 
 /** HubSpot's cap on inputs per batch request (associations allow more, objects and properties 100). */
@@ -128,12 +141,14 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
   const stages = { ...DEFAULT_DEAL_STAGES, ...options.dealStages };
   const pipeline = options.dealPipeline ?? 'default';
   const writeDealCurrency = options.writeDealCurrency ?? true;
+  const subscriptionObject = hubspotSubscriptionObject(options.subscriptionObject);
 
   // Retries are Temporal's job (a 429 becomes a retry after the server's delay), so the client makes none.
   const client = new Client({
     accessToken: options.accessToken,
     numberOfApiCallRetries: 0,
     ...(options.baseUrl ? { basePath: options.baseUrl.replace(/\/+$/, '') } : {}),
+    ...gateMiddleware(options.requestGate),
   });
   // The client binds retry decorators from a process-wide singleton, which every `new Client()` replaces,
   // when an API group is first touched: touching them all now keeps this adapter free of retries
@@ -145,11 +160,22 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
     contacts: crm.contacts.basicApi,
     contactBatch: crm.contacts.batchApi,
     deals: crm.deals.batchApi,
+    objects: crm.objects.batchApi,
+    schemas: crm.schemas.coreApi,
     notes: crm.objects.notes.batchApi,
     tasks: crm.objects.tasks.batchApi,
     associations: crm.associations.v4.batchApi,
     properties: { groups: crm.properties.groupsApi, core: crm.properties.coreApi, batch: crm.properties.batchApi },
   };
+
+  /** The generic objects API bound to the custom subscription object (the slices the adapter and the backfill use). */
+  const subscriptionObjectApi = subscriptionObject
+    ? {
+        upsert: (body: Parameters<typeof apis.objects.upsert>[1]) => apis.objects.upsert(subscriptionObject.path, body),
+        read: (body: Parameters<typeof apis.objects.read>[1]) => apis.objects.read(subscriptionObject.path, body),
+        create: (body: Parameters<typeof apis.objects.create>[1]) => apis.objects.create(subscriptionObject.path, body),
+      }
+    : null;
 
   /** Upserts rows by `idProperty`, one request per 100; results come back in row order. */
   async function upsert(api: UpsertApi, what: string, idProperty: string, rows: readonly Keyed[]): Promise<Upserted[]> {
@@ -173,13 +199,23 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
   }
 
   /** Default (unlabelled) associations; HubSpot makes the first company of a contact or deal its primary. */
-  async function associateDefault(from: 'contacts' | 'deals', to: TargetType, pairs: ReadonlyArray<{ from: string; to: string }>): Promise<void> {
+  async function associateDefault(from: string, to: TargetType, pairs: ReadonlyArray<{ from: string; to: string }>): Promise<void> {
     for (const chunk of chunks(pairs, BATCH_LIMIT)) {
       const response = await hubspotCall(() =>
         // The client's model names `from` `_from` (a reserved word in Python, its generator's template) and serializes it back.
         apis.associations.createDefault(from, to, { inputs: chunk.map((p) => ({ _from: { id: p.from }, to: { id: p.to } })) }),
       );
       throwOnBatchErrors(`associating ${from} with ${to}`, response.errors);
+    }
+  }
+
+  /** The contact's email, or null when it has none or no longer exists. */
+  async function contactEmail(id: string): Promise<string | null> {
+    try {
+      return (await apis.contacts.getById(id, ['email'])).properties.email || null;
+    } catch (err) {
+      if (isApiException(err) && err.code === 404) return null;
+      throw toCrmError(err);
     }
   }
 
@@ -265,8 +301,20 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
 
   return {
     provider: 'hubspot',
-    scanAccounts: createHubSpotScanner({ accessToken: options.accessToken, baseUrl: options.baseUrl, names, customerIdProperty, mode: options.mode }),
-    ...hubspotBackfillMethods({ companies: apis.companies, customerIdProperty, names }),
+    scanAccounts: createHubSpotScanner({ accessToken: options.accessToken, baseUrl: options.baseUrl, requestGate: options.requestGate, names, customerIdProperty, mode: options.mode }),
+    backfill: hubspotBackfillWriter({
+      companies: apis.companies,
+      // The generated modules differ only in their enums of the same association category strings.
+      contacts: apis.contactBatch as unknown as HubSpotCreateApi<string>,
+      deals: (subscriptionObjectApi ?? apis.deals) as unknown as HubSpotCreateApi<string>,
+      ...(subscriptionObject ? { dealObjectType: subscriptionObject.path } : {}),
+      notes: apis.notes as unknown as HubSpotCreateApi<string>,
+      tasks: apis.tasks as unknown as HubSpotCreateApi<string>,
+      associations: apis.associations,
+      customerIdProperty, names, mode: options.mode,
+      subscriptionIdProperty: SUBSCRIPTION_ID_PROPERTY, activityKeyProperty: ACTIVITY_KEY_PROPERTY,
+      dealProperties: subscriptionObject ? subscriptionObjectProperties : dealProperties, activityProperties,
+    }),
     ...hubspotIdentityMethods({ client, customerIdProperty }),
 
     async upsertAccount(input: AccountInput): Promise<UpsertResult> {
@@ -278,6 +326,15 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       return company;
     },
 
+    async updateAccountFields(recordId: string, fields: CrmFields): Promise<void> {
+      try {
+        await apis.companyReads.update(recordId, { properties: fieldProperties(fields, names, ['customer_id']) });
+      } catch (err) {
+        if (isApiException(err) && err.code === 404) throw new CrmNotFoundError(`HubSpot company ${recordId} no longer exists`);
+        throw toCrmError(err);
+      }
+    },
+
     async upsertContact(input: ContactInput): Promise<UpsertResult> {
       const properties: Record<string, string> = {
         ...(options.mode === 'b2c' ? fieldProperties(input.fields, names) : {}),
@@ -287,11 +344,18 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       if (input.firstName !== null) properties.firstname = input.firstName;
       if (input.lastName !== null) properties.lastname = input.lastName;
       const knownId = input.recordId ?? null;
+      let emailConflict: UpsertResult['emailConflict'];
+      if (knownId !== null && input.previousEmail !== undefined && input.email !== input.previousEmail) {
+        const crmEmail = await contactEmail(knownId);
+        const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null);
+        if (!decision.write) delete properties.email;
+        if (decision.conflict && crmEmail !== null) emailConflict = { crmValue: crmEmail, ...decision.conflict };
+      }
       // By id when known, so a changed email updates the person's contact instead of creating another.
-      const contact =
-        (knownId !== null ? await updateContact(knownId, properties) : null) ??
-        (await upsert(apis.contactBatch, 'contacts', 'email', [{ key: input.email, properties }]))[0];
+      const updated = knownId !== null ? await updateContact(knownId, properties) : null;
+      const contact = updated ?? (await upsert(apis.contactBatch, 'contacts', 'email', [{ key: input.email, properties: { ...properties, email: input.email } }]))[0];
       if (!contact) throw new HubSpotRequestError('HubSpot answered a contact upsert without a result', 200, null, null);
+      if (updated && emailConflict) return { ...contact, emailConflict };
       // A contact the caller did not know under this id has not been linked by it yet. A retry after a
       // lost answer still passes no id, so a link that failed half-way is made then.
       if (input.accountId !== null && (contact.created || contact.id !== knownId)) {
@@ -303,11 +367,15 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
     async upsertDeals(input: DealsInput): Promise<Record<string, string>> {
       const deals = distinctBy(input.deals, (d) => d.subscriptionId);
       if (deals.length === 0) return {};
+      // A custom object is upserted by the same unique property name, through the generic objects API.
+      const objectType = subscriptionObject?.path ?? 'deals';
+      const api: UpsertApi = subscriptionObjectApi ?? apis.deals;
+      const properties = (deal: DealInput) => (subscriptionObject ? subscriptionObjectProperties({ ...deal, customerId: input.customerId }) : dealProperties(deal));
       const results = await upsert(
-        apis.deals,
-        'deals',
+        api,
+        objectType,
         SUBSCRIPTION_ID_PROPERTY,
-        deals.map((deal) => ({ key: deal.subscriptionId, properties: dealProperties(deal) })),
+        deals.map((deal) => ({ key: deal.subscriptionId, properties: properties(deal) })),
       );
       const target: { type: TargetType; id: string } | null =
         options.mode === 'b2b' && input.accountId !== null
@@ -324,7 +392,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
         // Same rule as contacts: a deal id the caller has not recorded may not be associated yet.
         if (result.created || (deal.recordId ?? null) !== result.id) unlinked.push(result.id);
       });
-      if (target && unlinked.length > 0) await associateDefault('deals', target.type, unlinked.map((id) => ({ from: id, to: target.id })));
+      if (target && unlinked.length > 0) await associateDefault(objectType, target.type, unlinked.map((id) => ({ from: id, to: target.id })));
       return ids;
     },
 
@@ -352,11 +420,15 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       const activityKey = text(ACTIVITY_KEY_PROPERTY, 'Stripe Activity Key', 'The Stripe occurrence this activity records; replays find it instead of adding another.', true);
       await provisionObject(apis.properties, 'companies', stripeFields, report);
       await provisionObject(apis.properties, 'contacts', options.mode === 'b2c' ? stripeFields : customerIdOnly, report);
-      await provisionObject(apis.properties, 'deals', [
-        text(SUBSCRIPTION_ID_PROPERTY, 'Stripe Subscription ID', 'Stripe subscription id (sub_...): one deal per subscription.', true),
-        // Text, not a select: a status Stripe adds later must not make deal writes fail.
-        text(SUBSCRIPTION_STATUS_PROPERTY, 'Stripe Subscription Status', 'Status of the subscription in Stripe.', false),
-      ], report);
+      if (subscriptionObject) {
+        await provisionSubscriptionObject({ schemas: apis.schemas, properties: apis.properties }, subscriptionObject, options.mode, report);
+      } else {
+        await provisionObject(apis.properties, 'deals', [
+          text(SUBSCRIPTION_ID_PROPERTY, 'Stripe Subscription ID', 'Stripe subscription id (sub_...): one deal per subscription.', true),
+          // Text, not a select: a status Stripe adds later must not make deal writes fail.
+          text(SUBSCRIPTION_STATUS_PROPERTY, 'Stripe Subscription Status', 'Status of the subscription in Stripe.', false),
+        ], report);
+      }
       await provisionObject(apis.properties, 'notes', [activityKey], report);
       await provisionObject(apis.properties, 'tasks', [activityKey], report);
       return report;

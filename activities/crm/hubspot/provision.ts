@@ -7,7 +7,8 @@ import { hubspotCall, isApiException, throwOnBatchErrors, toCrmError } from './e
 /** The property group every property this service creates goes in, on every object type it writes. */
 export const STRIPE_GROUP = 'stripe';
 
-export type HubSpotObjectType = 'companies' | 'contacts' | 'deals' | 'notes' | 'tasks';
+/** A standard object type, or a custom object as the properties API addresses it (`2-<n>`, `p_<name>`, ...). */
+export type HubSpotObjectType = 'companies' | 'contacts' | 'deals' | 'notes' | 'tasks' | (string & {});
 
 type FieldType = 'text' | 'number' | 'date' | 'booleancheckbox' | 'select';
 
@@ -56,11 +57,15 @@ function options(spec: PropertySpec): NonNullable<PropertyCreate['options']> {
 }
 
 function createInput(spec: PropertySpec): PropertyCreate {
+  return { ...schemaPropertyInput(spec), groupName: STRIPE_GROUP };
+}
+
+/** A property as a custom object schema defines it at creation (it lands in the object's default group). */
+export function schemaPropertyInput(spec: PropertySpec): Omit<PropertyCreate, 'groupName'> {
   return {
     name: spec.name,
     label: spec.label,
     description: spec.description,
-    groupName: STRIPE_GROUP,
     // The client's enums mirror HubSpot's vocabulary, which CrmFieldType and the hint already use.
     type: spec.type as PropertyCreate['type'],
     fieldType: spec.fieldType as PropertyCreate['fieldType'],
@@ -92,7 +97,14 @@ function incompatibility(spec: PropertySpec, existing: ExistingProperty): string
  * properties are checked, not changed: one that cannot serve (wrong type, not unique) is reported in
  * `missing` for an admin, since HubSpot cannot make an existing property unique.
  */
-export async function provisionObject(apis: ProvisionApis, objectType: HubSpotObjectType, specs: readonly PropertySpec[], report: ProvisionReport): Promise<void> {
+export async function provisionObject(
+  apis: ProvisionApis,
+  objectType: HubSpotObjectType,
+  specs: readonly PropertySpec[],
+  report: ProvisionReport,
+  /** How the report names the object (a custom object's fully qualified name rather than its type id). */
+  label: string = objectType,
+): Promise<void> {
   try {
     await apis.groups.create(objectType, { name: STRIPE_GROUP, label: 'Stripe', displayOrder: -1 });
   } catch (err) {
@@ -107,8 +119,8 @@ export async function provisionObject(apis: ProvisionApis, objectType: HubSpotOb
       continue;
     }
     const problem = incompatibility(spec, found);
-    if (problem) report.missing.push(`${objectType}.${spec.name} ${problem}`);
-    else report.existing.push(`${objectType}.${spec.name}`);
+    if (problem) report.missing.push(`${label}.${spec.name} ${problem}`);
+    else report.existing.push(`${label}.${spec.name}`);
   }
   if (toCreate.length === 0) return;
   const response = await hubspotCall(() => apis.batch.create(objectType, { inputs: toCreate.map(createInput) }));
@@ -117,6 +129,6 @@ export async function provisionObject(apis: ProvisionApis, objectType: HubSpotOb
   const created = new Set(response.results.map((p) => p.name));
   for (const spec of toCreate) {
     // Not created and not refused otherwise: another provisioning run created it meanwhile.
-    (created.has(spec.name) ? report.created : report.existing).push(`${objectType}.${spec.name}`);
+    (created.has(spec.name) ? report.created : report.existing).push(`${label}.${spec.name}`);
   }
 }

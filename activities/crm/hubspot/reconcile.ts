@@ -1,11 +1,13 @@
 import { Client } from '@hubspot/api-client';
 import type { CrmFieldName, CrmFieldNameMap } from '../../../domain/crm-field-names.js';
 import type { ScanInput, ScanPage, ScannedRecord } from '../scan.js';
-import { hubspotCall, throwOnBatchErrors } from './errors.js';
+import type { RequestGate } from '../types.js';
+import { gateMiddleware, hubspotCall, throwOnBatchErrors } from './errors.js';
 
 export interface HubSpotScanOptions {
   accessToken: string;
   baseUrl?: string | undefined;
+  requestGate?: RequestGate | undefined;
   names: CrmFieldNameMap;
   customerIdProperty: string;
   mode: 'b2b' | 'b2c';
@@ -25,6 +27,7 @@ export function createHubSpotScanner(options: HubSpotScanOptions): (input: ScanI
     accessToken: options.accessToken,
     numberOfApiCallRetries: 0,
     ...(options.baseUrl ? { basePath: options.baseUrl.replace(/\/+$/, '') } : {}),
+    ...gateMiddleware(options.requestGate),
   });
   // Touched now for the reason the adapter gives: retry decorators bind when an API group is first used.
   const basic = options.mode === 'b2b' ? client.crm.companies.basicApi : client.crm.contacts.basicApi;

@@ -18,13 +18,43 @@ export const SUBSCRIPTION_STATUS_FIELD = 'Stripe_Subscription_Status__c';
 /** Upsert key of the Task written for each timeline entry, so a replayed entry finds its Task. */
 export const ACTIVITY_KEY_FIELD = 'Stripe_Activity_Key__c';
 
+/**
+ * The fields of a custom subscription object (CRM_SUBSCRIPTION_OBJECT), beside its standard Name (the
+ * subscription's name). Fixed names: the object is this service's own. Lookups tie a record to the
+ * customer's Account (B2B) or Contact (B2C).
+ */
+export const SUBSCRIPTION_OBJECT_FIELDS = {
+  id: SUBSCRIPTION_ID_FIELD,
+  status: SUBSCRIPTION_STATUS_FIELD,
+  stage: 'Stripe_Stage__c',
+  mrr: 'Stripe_MRR__c',
+  currency: 'Stripe_Currency__c',
+  customerId: 'Stripe_Customer_ID__c',
+  startDate: 'Stripe_Start_Date__c',
+  nextRenewalDate: 'Stripe_Next_Renewal_Date__c',
+  trialEndDate: 'Stripe_Trial_End_Date__c',
+  endDate: 'Stripe_End_Date__c',
+  account: 'Account__c',
+  contact: 'Contact__c',
+} as const;
+
+/** A custom object's Name is Text(80) (or an Auto Number, which cannot be written). */
+export const RECORD_NAME_LENGTH = 80;
+
+/** A lookup to another object, which the shared field hints (domain/crm-field-names.ts) do not cover. */
+export interface LookupHint {
+  type: 'Lookup';
+  referenceTo: 'Account' | 'Contact';
+}
+
 export interface SalesforceFieldRequirement {
-  object: SalesforceObjectName;
+  /** A standard object, or the custom subscription object's API name. */
+  object: string;
   /** API name, e.g. Stripe_MRR__c. */
   name: string;
   /** The label an admin types. Setup proposes a Field Name from it, which must be edited where it differs from `name`. */
   label: string;
-  hint: SalesforceFieldHint;
+  hint: SalesforceFieldHint | LookupHint;
   picklistValues: readonly string[];
   /**
    * An upsert key: must be an External ID (upsert by it), and Unique so that no other writer can give a
@@ -33,14 +63,19 @@ export interface SalesforceFieldRequirement {
   key: boolean;
   /** Money: keep the decimals the hint asks for, so three-decimal currencies survive. */
   money: boolean;
+  /** The object's own Name (Record Name): a standard field, which must be Text to be written. */
+  recordName?: boolean;
 }
 
 export type SalesforceMode = 'b2b' | 'b2c';
 
 const KEY_TEXT: SalesforceFieldHint = { type: 'Text', length: 255 };
 
-/** Every custom field the adapter needs in `mode`: the Stripe fields on Account (b2b) or Contact (b2c), plus the keys. */
-export function salesforceFieldRequirements(mode: SalesforceMode, overrides: CrmFieldNameOverrides = {}): SalesforceFieldRequirement[] {
+/**
+ * Every custom field the adapter needs in `mode`: the Stripe fields on Account (b2b) or Contact (b2c),
+ * plus the keys; subscriptions on Opportunity, or on the custom object `subscriptionObject` when given.
+ */
+export function salesforceFieldRequirements(mode: SalesforceMode, overrides: CrmFieldNameOverrides = {}, subscriptionObject?: string): SalesforceFieldRequirement[] {
   const definitions = crmPropertyDefinitions('salesforce', overrides);
   const stripeObject: SalesforceObjectName = mode === 'b2b' ? 'Account' : 'Contact';
   const requirements: SalesforceFieldRequirement[] = definitions.map((d) => ({
@@ -57,17 +92,46 @@ export function salesforceFieldRequirements(mode: SalesforceMode, overrides: Crm
     // B2B keeps the Stripe fields on the Account, but the contact is still upserted by the customer id.
     requirements.push({ object: 'Contact', name: customer.name, label: customer.label, hint: KEY_TEXT, picklistValues: [], key: true, money: false });
   }
-  requirements.push(
-    { object: 'Opportunity', name: SUBSCRIPTION_ID_FIELD, label: 'Stripe Subscription ID', hint: KEY_TEXT, picklistValues: [], key: true, money: false },
-    { object: 'Opportunity', name: SUBSCRIPTION_STATUS_FIELD, label: 'Stripe Subscription Status', hint: { type: 'Text', length: 255 }, picklistValues: [], key: false, money: false },
-    { object: 'Task', name: ACTIVITY_KEY_FIELD, label: 'Stripe Activity Key', hint: KEY_TEXT, picklistValues: [], key: true, money: false },
-  );
+  if (subscriptionObject) {
+    requirements.push(...subscriptionObjectRequirements(subscriptionObject, mode));
+  } else {
+    requirements.push(
+      { object: 'Opportunity', name: SUBSCRIPTION_ID_FIELD, label: 'Stripe Subscription ID', hint: KEY_TEXT, picklistValues: [], key: true, money: false },
+      { object: 'Opportunity', name: SUBSCRIPTION_STATUS_FIELD, label: 'Stripe Subscription Status', hint: { type: 'Text', length: 255 }, picklistValues: [], key: false, money: false },
+    );
+  }
+  requirements.push({ object: 'Task', name: ACTIVITY_KEY_FIELD, label: 'Stripe Activity Key', hint: KEY_TEXT, picklistValues: [], key: true, money: false });
   return requirements;
 }
 
+/** The custom subscription object's fields: its Name, the key, the subscription's details and the lookup the mode writes. */
+function subscriptionObjectRequirements(object: string, mode: SalesforceMode): SalesforceFieldRequirement[] {
+  const F = SUBSCRIPTION_OBJECT_FIELDS;
+  const field = (name: string, label: string, hint: SalesforceFieldHint | LookupHint, extra: Partial<SalesforceFieldRequirement> = {}): SalesforceFieldRequirement => ({
+    object, name, label, hint, picklistValues: [], key: false, money: false, ...extra,
+  });
+  const date: SalesforceFieldHint = { type: 'Date' };
+  return [
+    field('Name', 'Subscription Name', { type: 'Text', length: RECORD_NAME_LENGTH }, { recordName: true }),
+    field(F.id, 'Stripe Subscription ID', KEY_TEXT, { key: true }),
+    field(F.status, 'Stripe Subscription Status', { type: 'Text', length: 255 }),
+    field(F.stage, 'Stripe Stage', { type: 'Picklist' }, { picklistValues: ['open', 'won', 'lost'] }),
+    field(F.mrr, 'Stripe MRR', { type: 'Number', precision: 18, scale: 3 }, { money: true }),
+    field(F.currency, 'Stripe Currency', { type: 'Text', length: 255 }),
+    field(F.customerId, 'Stripe Customer ID', { type: 'Text', length: 255 }),
+    field(F.startDate, 'Stripe Start Date', date),
+    field(F.nextRenewalDate, 'Stripe Next Renewal Date', date),
+    field(F.trialEndDate, 'Stripe Trial End Date', date),
+    field(F.endDate, 'Stripe End Date', date),
+    mode === 'b2b' ? field(F.account, 'Account', { type: 'Lookup', referenceTo: 'Account' }) : field(F.contact, 'Contact', { type: 'Lookup', referenceTo: 'Contact' }),
+  ];
+}
+
 /** "Text(255)", "Number(15, 3)" (digits before and after the point, as Setup shows it), "Date/Time"... */
-function formatHint(hint: SalesforceFieldHint, picklistValues: readonly string[]): string {
+function formatHint(hint: SalesforceFieldHint | LookupHint, picklistValues: readonly string[]): string {
   switch (hint.type) {
+    case 'Lookup':
+      return `Lookup(${hint.referenceTo})`;
     case 'Text':
       return `Text(${hint.length ?? 255})`;
     case 'Number': {
@@ -88,6 +152,9 @@ function formatHint(hint: SalesforceFieldHint, picklistValues: readonly string[]
 /** What an admin must create, e.g. `Account.Stripe_Customer_ID__c ("Stripe Customer ID"): Text(255), External ID, Unique`. */
 export function formatRequirement(requirement: SalesforceFieldRequirement): string {
   const flags = requirement.key ? ', External ID, Unique' : '';
+  if (requirement.recordName) {
+    return `${requirement.object}.Name (Record Name "${requirement.label}"): Text(${RECORD_NAME_LENGTH}), not Auto Number`;
+  }
   return `${requirement.object}.${requirement.name} ("${requirement.label}"): ${formatHint(requirement.hint, requirement.picklistValues)}${flags}`;
 }
 
@@ -126,6 +193,8 @@ function compatibleTypes(requirement: SalesforceFieldRequirement): readonly stri
   // External IDs can be Text, Number or Email; the keys hold Stripe ids, so only Text will do.
   if (requirement.key) return ['string'];
   switch (requirement.hint.type) {
+    case 'Lookup':
+      return ['reference'];
     case 'Text':
       return ['string', 'textarea'];
     case 'Number':
@@ -154,9 +223,13 @@ function fieldProblems(requirement: SalesforceFieldRequirement, field: Field): s
     problems.push(`exists as ${formatActual(field)}`);
   } else {
     const wantLength = requirement.hint.type === 'Text' ? (requirement.hint.length ?? 255) : 0;
+    const hint = requirement.hint;
+    if (hint.type === 'Lookup' && !(field.referenceTo ?? []).includes(hint.referenceTo)) {
+      problems.push(`looks up ${(field.referenceTo ?? []).join(', ') || 'nothing'}, not ${hint.referenceTo}`);
+    }
     if (field.type === 'string' && field.length < wantLength) problems.push(`is only ${field.length} characters long`);
-    const wantScale = requirement.money ? (requirement.hint.scale ?? 0) : 0;
-    if (field.type !== 'int' && requirement.hint.type === 'Number' && field.scale < wantScale) {
+    const wantScale = requirement.money && hint.type === 'Number' ? (hint.scale ?? 0) : 0;
+    if (field.type !== 'int' && hint.type === 'Number' && field.scale < wantScale) {
       problems.push(`has ${field.scale} decimal places`);
     }
     if (field.type === 'picklist' && field.restrictedPicklist) {
@@ -167,7 +240,8 @@ function fieldProblems(requirement: SalesforceFieldRequirement, field: Field): s
   }
   if (requirement.key && !field.externalId) problems.push('is not an External ID');
   if (requirement.key && !field.unique) problems.push('is not Unique');
-  if (!field.createable || !field.updateable) problems.push('is read-only for the integration user');
+  if (requirement.recordName && field.autoNumber) problems.push('is an Auto Number, which cannot be written');
+  else if (!field.createable || !field.updateable) problems.push('is read-only for the integration user');
   return problems;
 }
 
@@ -177,10 +251,16 @@ function fieldProblems(requirement: SalesforceFieldRequirement, field: Field): s
  */
 export function checkSalesforceFields(
   requirements: readonly SalesforceFieldRequirement[],
-  describes: ReadonlyMap<SalesforceObjectName, DescribeSObjectResult>,
+  describes: ReadonlyMap<string, DescribeSObjectResult>,
 ): ProvisionReport {
   const existing: string[] = [];
   const missing: string[] = [];
+  // A custom object describe does not know is missing as a whole (or hidden from the integration user).
+  for (const object of new Set(requirements.map((r) => r.object))) {
+    if (!describes.has(object)) {
+      missing.push(`${object}: the custom object does not exist (or the integration user cannot see it). Create it in Setup > Object Manager > Create > Custom Object with the Record Name below, then its fields`);
+    }
+  }
   for (const requirement of requirements) {
     const fields = describes.get(requirement.object)?.fields ?? [];
     const field = fields.find((f) => f.name.toLowerCase() === requirement.name.toLowerCase());

@@ -13,11 +13,13 @@ import type {
   DealStage,
   DealsInput,
   ProvisionReport,
+  RequestGate,
   TimelineInput,
   UpsertResult as CrmUpsertResult,
 } from '../types.js';
 import { CrmValidationError } from '../types.js';
-import { salesforceBackfillMethods } from './backfill.js';
+import { decideSharedField } from '../../../domain/identity.js';
+import { salesforceBackfillWriter } from './backfill.js';
 import { salesforceIdentityMethods } from './identity.js';
 import { createSalesforceConnection } from './connection.js';
 import { createSalesforceScanner } from './reconcile.js';
@@ -25,18 +27,21 @@ import { isRequiredFieldMissing, recordFailuresError, toCrmError, type RateLimit
 import {
   ACTIVITY_KEY_FIELD,
   checkSalesforceFields,
+  RECORD_NAME_LENGTH,
   salesforceFieldRequirements,
   SUBSCRIPTION_ID_FIELD,
+  SUBSCRIPTION_OBJECT_FIELDS,
   SUBSCRIPTION_STATUS_FIELD,
   type SalesforceMode,
-  type SalesforceObjectName,
 } from './fields.js';
+import { parseSalesforceSubscriptionObject } from '../../../domain/subscription-object.js';
 
 export { SalesforceRecordError, SalesforceTimeoutError } from './errors.js';
 export type { RateLimitDelays } from './errors.js';
 export {
   ACTIVITY_KEY_FIELD,
   SUBSCRIPTION_ID_FIELD,
+  SUBSCRIPTION_OBJECT_FIELDS,
   SUBSCRIPTION_STATUS_FIELD,
   formatRequirement,
   formatSalesforceProvisionReport,
@@ -60,8 +65,15 @@ export interface SalesforceAdapterOptions {
   taskStatuses?: { note?: string; actionable?: string };
   /** Per-request timeout (default 25 s: two requests fit the CRM activities' 60 s start-to-close timeout). */
   requestTimeoutMs?: number;
+  /** The shared request budget every request waits on (all workers together stay within the configured rate). */
+  requestGate?: RequestGate;
   /** Delays reported with REQUEST_LIMIT_EXCEEDED (defaults: 60 s daily limit, 5 s concurrency limit). */
   rateLimitDelays?: Partial<RateLimitDelays>;
+  /**
+   * CRM_SUBSCRIPTION_OBJECT: the custom object (API name, e.g. Stripe_Subscription__c) subscriptions are
+   * upserted to instead of Opportunities. Absent: Opportunity.
+   */
+  subscriptionObject?: string;
 }
 
 /** A configuration the adapter cannot work with; raised when the adapter is created, never per call. */
@@ -76,7 +88,6 @@ const COLLECTION_LIMIT = 200;
 const MIN_API_VERSION = 46;
 /** Standard field lengths (Account Name 255, Opportunity Name 120, Task Subject 255, Description 32,000). */
 const LIMITS = { accountName: 255, website: 255, firstName: 40, lastName: 80, opportunityName: 120, subject: 255, description: 32_000 };
-const DESCRIBED_OBJECTS: readonly SalesforceObjectName[] = ['Account', 'Contact', 'Opportunity', 'Task'];
 
 type SalesforceValue = string | number | boolean | null;
 type SalesforceRecord = Record<string, SalesforceValue>;
@@ -125,6 +136,12 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
   }
   const customerKey: string = names.customer_id;
   const mode = options.mode;
+  let subscriptionObject: string | null;
+  try {
+    subscriptionObject = options.subscriptionObject === undefined ? null : parseSalesforceSubscriptionObject(options.subscriptionObject);
+  } catch (err) {
+    throw new SalesforceConfigError(`subscriptionObject: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const stages = { ...DEFAULT_STAGES, ...options.stageNames };
   const taskStatus = { note: options.taskStatuses?.note ?? 'Completed', actionable: options.taskStatuses?.actionable ?? 'Not Started' };
   const delays: RateLimitDelays = { dailyMs: options.rateLimitDelays?.dailyMs ?? 60_000, concurrencyMs: options.rateLimitDelays?.concurrencyMs ?? 5_000 };
@@ -133,6 +150,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     accessToken: options.accessToken,
     apiVersion: options.apiVersion,
     requestTimeoutMs: options.requestTimeoutMs ?? 25_000,
+    ...(options.requestGate ? { requestGate: options.requestGate } : {}),
   });
 
   async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -208,6 +226,13 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
   }
 
   /** A contact someone created before the sync: same email, not yet linked to any Stripe customer. */
+  async function updateAccountFields(recordId: string, fields: CrmFields): Promise<void> {
+    await call('update Account', async () => {
+      const result: UpsertResult = await conn.sobject('Account').update({ Id: recordId, ...stripeFields(fields) }) as UpsertResult;
+      if (!result.success) throw recordFailuresError('Account', [{ key: recordId, errors: result.errors.map(collectionError) }], delays);
+    });
+  }
+
   async function findContact(customerId: string, email: string): Promise<{ Id: string; linked: boolean } | null> {
     const soql =
       `SELECT Id, ${customerKey} FROM Contact WHERE ${customerKey} = ${soqlString(customerId)} ` +
@@ -230,6 +255,18 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     // LastName is required on create only: a contact without a Stripe last name gets the email's local part.
     const withLastName: SalesforceRecord = { LastName: truncate(input.email.split('@')[0] || input.email, LIMITS.lastName), ...record };
     return call('upsert Contact', async () => {
+      let emailConflict: CrmUpsertResult['emailConflict'];
+      if (input.recordId && input.previousEmail !== undefined && input.email !== input.previousEmail) {
+        const current = await conn.query<{ Email: string | null }>(`SELECT Email FROM Contact WHERE Id = ${soqlString(input.recordId)} LIMIT 1`);
+        const crmEmail = current.records[0]?.Email || null;
+        const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null);
+        if (!decision.write) delete record.Email;
+        if (decision.conflict && crmEmail !== null) emailConflict = { crmValue: crmEmail, ...decision.conflict };
+        if (emailConflict) {
+          const kept = await upsertByCustomer('Contact', input.customerId, record);
+          return { ...kept, emailConflict };
+        }
+      }
       if (!input.recordId) {
         // First link: Salesforce does not key contacts by email as HubSpot does, so look for one to adopt
         // before creating a second contact for the same person.
@@ -263,18 +300,50 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     };
   }
 
+  /**
+   * A subscription's record on the custom subscription object: its Name, the Stripe details, and the
+   * lookup to the customer's Account (B2B) or Contact (B2C). A date the plan does not carry is left as
+   * it is; a null one is cleared.
+   */
+  function subscriptionRecord(deal: DealInput, links: { customerId: string; accountId: string | null; contactId: string | null }): SalesforceRecord {
+    const F = SUBSCRIPTION_OBJECT_FIELDS;
+    const record: SalesforceRecord = {
+      [F.id]: deal.subscriptionId,
+      Name: truncate(deal.name, RECORD_NAME_LENGTH),
+      [F.status]: truncate(deal.status, 255),
+      [F.stage]: deal.stage,
+      [F.mrr]: deal.amount,
+      [F.currency]: deal.currency,
+      [F.customerId]: links.customerId,
+      [F.startDate]: deal.closeDate,
+    };
+    if (deal.nextRenewalDate !== undefined) record[F.nextRenewalDate] = deal.nextRenewalDate;
+    if (deal.trialEndDate !== undefined) record[F.trialEndDate] = deal.trialEndDate;
+    if (deal.endDate !== undefined) record[F.endDate] = deal.endDate;
+    if (mode === 'b2b' && links.accountId) record[F.account] = links.accountId;
+    if (mode === 'b2c' && links.contactId) record[F.contact] = links.contactId;
+    return record;
+  }
+
   async function upsertDeals(input: DealsInput): Promise<Record<string, string>> {
     const deals = lastPerKey(input.deals, (d) => d.subscriptionId);
     if (deals.length === 0) return {};
     // Upserted by subscription id, so the deals' recordIds are not needed.
     for (const deal of deals) requireKey(deal.subscriptionId, 'subscriptionId');
+    if (subscriptionObject) {
+      const object = subscriptionObject;
+      const ids = await call(`upsert ${object}`, () =>
+        upsertCollection(object, SUBSCRIPTION_OBJECT_FIELDS.id, deals.map((deal) => subscriptionRecord(deal, input))),
+      );
+      return Object.fromEntries(ids);
+    }
     const ids = await call('upsert Opportunities', () =>
       upsertCollection('Opportunity', SUBSCRIPTION_ID_FIELD, deals.map((deal) => opportunity(deal, input.accountId))),
     );
     return Object.fromEntries(ids);
   }
 
-  function task(entry: TimelineEntry, input: TimelineInput): SalesforceRecord {
+  function task(entry: TimelineEntry, input: Pick<TimelineInput, 'accountId' | 'contactId'>): SalesforceRecord {
     return {
       [ACTIVITY_KEY_FIELD]: entry.key,
       Subject: truncate(entry.subject, LIMITS.subject),
@@ -297,13 +366,24 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
   }
 
   async function provision(): Promise<ProvisionReport> {
-    const requirements = salesforceFieldRequirements(mode, overrides);
-    const objects = DESCRIBED_OBJECTS.filter((object) => requirements.some((r) => r.object === object));
+    const requirements = salesforceFieldRequirements(mode, overrides, subscriptionObject ?? undefined);
+    const objects = [...new Set(requirements.map((r) => r.object))];
     const describes = await call('describe', async () => {
-      const results = await Promise.all(objects.map(async (object) => [object, await conn.describe(object)] as const));
-      return new Map<SalesforceObjectName, DescribeSObjectResult>(results);
+      const results = await Promise.all(objects.map(async (object) => [object, await describeIfPresent(object)] as const));
+      return new Map(results.filter((r): r is readonly [string, DescribeSObjectResult] => r[1] !== null));
     });
     return checkSalesforceFields(requirements, describes);
+  }
+
+  /** A custom object that does not exist (or is hidden from the integration user) describes as NOT_FOUND: null. */
+  async function describeIfPresent(object: string): Promise<DescribeSObjectResult | null> {
+    try {
+      return await conn.describe(object);
+    } catch (err) {
+      const e = err as { errorCode?: unknown; name?: unknown };
+      if (subscriptionObject === object && (e.errorCode === 'NOT_FOUND' || e.name === 'NOT_FOUND')) return null;
+      throw err;
+    }
   }
 
   async function readAccount(customerId: string): Promise<CrmRecord | null> {
@@ -319,9 +399,14 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
   }
 
   return {
-    provider: 'salesforce', upsertAccount, upsertContact, upsertDeals, writeTimeline, provision, readAccount,
+    provider: 'salesforce', upsertAccount, updateAccountFields, upsertContact, upsertDeals, writeTimeline, provision, readAccount,
     scanAccounts: createSalesforceScanner({ conn, names, customerKey, mode, translate: (err) => toCrmError(err, 'scan records', delays) }),
-    ...salesforceBackfillMethods({ conn, customerKey, stripeFields, call, collectionError, soqlString, delays }),
+    backfill: salesforceBackfillWriter({
+      conn, customerKey, subscriptionKey: SUBSCRIPTION_ID_FIELD, activityKey: ACTIVITY_KEY_FIELD,
+      ...(subscriptionObject ? { subscriptionObject } : {}),
+      opportunity: subscriptionObject ? (deal, accountId) => subscriptionRecord(deal, { ...deal, accountId }) : opportunity,
+      stripeFields, task, call, collectionError, soqlString, delays,
+    }),
     ...salesforceIdentityMethods({ conn, customerKey, call, soqlString }),
   };
 }

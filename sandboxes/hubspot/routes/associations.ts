@@ -10,7 +10,7 @@ import {
   type StandardError,
 } from '../errors.js';
 import { isRecord, optionalString, readJson, readObject, requireArray, requireString } from '../json.js';
-import { OBJECT_TYPES, type ObjectTypeDef } from '../object-types.js';
+import type { ObjectTypeDef } from '../object-types.js';
 import type { CrmRecord, CrmStore } from '../store.js';
 
 /** HubSpot's v4 association batches take up to 1,000 inputs; a record's associations page at 500. */
@@ -31,16 +31,16 @@ export function mountAssociationRoutes(app: Hono, ctx: RouteContext): void {
 
   app.put('/crm/v4/objects/:fromObjectType/:fromObjectId/associations/default/:toObjectType/:toObjectId', (c) => {
     const startedAt = ctx.now();
-    const from = objectTypeParam(c, 'fromObjectType');
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c, 'fromObjectType');
+    const to = objectTypeParam(store, c, 'toObjectType');
     const pair = requirePair(store, from, c.req.param('fromObjectId'), to, c.req.param('toObjectId'));
     const results = associateDefault(store, from, pair.from, to, pair.to);
     return c.json(batchBody(startedAt, ctx.now(), results), 200);
   });
 
   app.put('/crm/v4/objects/:objectType/:objectId/associations/:toObjectType/:toObjectId', async (c) => {
-    const from = objectTypeParam(c);
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c);
+    const to = objectTypeParam(store, c, 'toObjectType');
     const body = await readJson(c);
     if (!Array.isArray(body)) throw invalidInput('Cannot deserialize request body: expected an array of AssociationSpec');
     if (body.length === 0) throw validationError('At least one association type is required.');
@@ -51,8 +51,8 @@ export function mountAssociationRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.delete('/crm/v4/objects/:objectType/:objectId/associations/:toObjectType/:toObjectId', (c) => {
-    const from = objectTypeParam(c);
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c);
+    const to = objectTypeParam(store, c, 'toObjectType');
     const fromRec = store.find(from.name, c.req.param('objectId'));
     const toRec = store.find(to.name, c.req.param('toObjectId'));
     if (fromRec && toRec) store.associations.removeAll(from.name, fromRec.id, to.name, toRec.id);
@@ -60,8 +60,8 @@ export function mountAssociationRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.get('/crm/v4/objects/:objectType/:objectId/associations/:toObjectType', (c) => {
-    const from = objectTypeParam(c);
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c);
+    const to = objectTypeParam(store, c, 'toObjectType');
     const limit = queryInt(c, 'limit', MAX_ASSOCIATIONS_PAGE, MAX_ASSOCIATIONS_PAGE);
     const rec = store.find(from.name, c.req.param('objectId'));
     const page = associationPage(store, rec, to, c.req.query('after'), limit);
@@ -171,14 +171,14 @@ export function mountAssociationRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.get(`${batch}/labels`, (c) => {
-    const from = objectTypeParam(c, 'fromObjectType');
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c, 'fromObjectType');
+    const to = objectTypeParam(store, c, 'toObjectType');
     return c.json({ results: store.associations.typesBetween(from.name, to.name).map(specWithLabel) }, 200);
   });
 
   app.post(`${batch}/labels`, async (c) => {
-    const from = objectTypeParam(c, 'fromObjectType');
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c, 'fromObjectType');
+    const to = objectTypeParam(store, c, 'toObjectType');
     const body = await readObject(c, 'PublicAssociationDefinitionCreateRequest', ['label', 'name']);
     const label = requireString(body, 'label', 'PublicAssociationDefinitionCreateRequest');
     const inverseLabel = optionalString(body, 'inverseLabel', 'PublicAssociationDefinitionCreateRequest');
@@ -187,8 +187,8 @@ export function mountAssociationRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.put(`${batch}/labels`, async (c) => {
-    const from = objectTypeParam(c, 'fromObjectType');
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c, 'fromObjectType');
+    const to = objectTypeParam(store, c, 'toObjectType');
     const body = await readObject(c, 'PublicAssociationDefinitionUpdateRequest', ['associationTypeId', 'label']);
     if (typeof body.associationTypeId !== 'number') throw invalidInput('Cannot deserialize `associationTypeId`: expected an integer');
     const label = requireString(body, 'label', 'PublicAssociationDefinitionUpdateRequest');
@@ -198,8 +198,8 @@ export function mountAssociationRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.delete(`${batch}/labels/:associationTypeId`, (c) => {
-    const from = objectTypeParam(c, 'fromObjectType');
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c, 'fromObjectType');
+    const to = objectTypeParam(store, c, 'toObjectType');
     const typeId = Number(c.req.param('associationTypeId'));
     if (!Number.isInteger(typeId)) throw validationError(`Invalid association type id ${c.req.param('associationTypeId')}`);
     store.associations.deleteLabel(from.name, to.name, typeId);
@@ -207,8 +207,8 @@ export function mountAssociationRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   async function batchInputs(c: Context, model: string) {
-    const from = objectTypeParam(c, 'fromObjectType');
-    const to = objectTypeParam(c, 'toObjectType');
+    const from = objectTypeParam(store, c, 'fromObjectType');
+    const to = objectTypeParam(store, c, 'toObjectType');
     if (!store.associations.supportsPair(from.name, to.name)) {
       throw validationError(`Associations from ${from.typeId} to ${to.typeId} are not supported`);
     }
@@ -310,9 +310,9 @@ function labelsBetween(store: CrmStore, from: ObjectTypeDef, fromRec: CrmRecord,
     .map((id) => store.associations.type(id)?.label)
     .filter((l): l is string => typeof l === 'string');
   return {
-    fromObjectTypeId: OBJECT_TYPES[from.name].typeId,
+    fromObjectTypeId: from.typeId,
     fromObjectId: fromRec.id,
-    toObjectTypeId: OBJECT_TYPES[to.name].typeId,
+    toObjectTypeId: to.typeId,
     toObjectId: toRec.id,
     labels,
   };

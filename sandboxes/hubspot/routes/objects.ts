@@ -19,7 +19,7 @@ import {
   requireArray,
   requireString,
 } from '../json.js';
-import { OBJECT_TYPES, type ObjectTypeDef, type ObjectTypeName } from '../object-types.js';
+import type { ObjectTypeDef, ObjectTypeName } from '../object-types.js';
 import { parseSearchRequest, runSearch } from '../search.js';
 import type { CrmRecord, CrmStore, PendingUniques, PreparedValues } from '../store.js';
 import type { AssociationTypeDef } from '../associations.js';
@@ -54,8 +54,8 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/search`, async (c) => {
-    const def = objectTypeParam(c);
-    const req = parseSearchRequest(await readObject(c, 'PublicObjectSearchRequest'), (name) => store.properties.get(def.name, name));
+    const def = objectTypeParam(store, c);
+    const req = parseSearchRequest(await readObject(c, 'PublicObjectSearchRequest'), (name) => store.properties.get(def.name, name), (raw) => store.types.resolve(raw));
     const page = runSearch(store.live(def.name), def, req, (rec, toType) => store.associatedIds(rec, toType).map((a) => a.toId));
     const body: Record<string, unknown> = {
       total: page.total,
@@ -66,7 +66,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/merge`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     if (!def.mergeable) throw validationError(`Merging is not supported for object type ${def.typeId}`);
     const body = await readObject(c, 'PublicMergeInput', ['objectIdToMerge', 'primaryObjectId']);
     const primaryId = requireString(body, 'primaryObjectId', 'PublicMergeInput');
@@ -83,7 +83,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/batch/create`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const startedAt = ctx.now();
     const inputs = requireArray(await readObject(c, 'BatchInputSimplePublicObjectBatchInputForCreate', ['inputs']), 'inputs', 'BatchInput');
     checkBatchSize(inputs, MAX_BATCH);
@@ -105,7 +105,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/batch/read`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const startedAt = ctx.now();
     const body = await readObject(c, 'BatchReadInputSimplePublicObjectId', ['inputs']);
     const inputs = requireArray(body, 'inputs', 'BatchReadInputSimplePublicObjectId');
@@ -134,7 +134,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/batch/update`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const startedAt = ctx.now();
     const inputs = requireArray(await readObject(c, 'BatchInputSimplePublicObjectBatchInput', ['inputs']), 'inputs', 'BatchInput');
     checkBatchSize(inputs, MAX_BATCH);
@@ -170,7 +170,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/batch/upsert`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const startedAt = ctx.now();
     const inputs = requireArray(await readObject(c, 'BatchInputSimplePublicObjectBatchInputUpsert', ['inputs']), 'inputs', 'BatchInput');
     checkBatchSize(inputs, MAX_BATCH);
@@ -209,7 +209,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/batch/archive`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const inputs = requireArray(await readObject(c, 'BatchInputSimplePublicObjectId', ['inputs']), 'inputs', 'BatchInputSimplePublicObjectId');
     checkBatchSize(inputs, MAX_BATCH);
     const ids = inputs.map((raw) => {
@@ -224,7 +224,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.get(base, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const propertiesWithHistory = queryList(c, 'propertiesWithHistory');
     const cap = propertiesWithHistory && propertiesWithHistory.length > 0 ? MAX_LIST_LIMIT_WITH_HISTORY : MAX_LIST_LIMIT;
     const limit = queryInt(c, 'limit', 10, cap);
@@ -236,7 +236,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(base, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const body = await readObject(c, 'SimplePublicObjectInputForCreate', ['properties']);
     const values = store.prepare(def.name, readPropertyMap(body.properties, 'SimplePublicObjectInputForCreate'));
     const associations = readCreateAssociations(store, def, body.associations);
@@ -245,7 +245,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.get(`${base}/:objectId`, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const rec = findOrThrow(store, def, c);
     return c.json(
       store.serialize(rec, {
@@ -258,7 +258,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.patch(`${base}/:objectId`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const body = await readObject(c, 'SimplePublicObjectInput', ['properties']);
     const idProperty = c.req.query('idProperty');
     if (idProperty !== undefined) store.requireIdProperty(def.name, idProperty);
@@ -268,7 +268,7 @@ export function mountObjectRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.delete(`${base}/:objectId`, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     // Archiving is idempotent in HubSpot: an unknown or already archived id still answers 204.
     const rec = store.find(def.name, c.req.param('objectId'));
     if (rec) store.archive(rec);
@@ -355,7 +355,7 @@ function readCreateAssociations(store: CrmStore, def: ObjectTypeDef, raw: unknow
       throw validationError('All association types of one association must point at the same object type.');
     }
     if (!store.find(toType, toId)) {
-      throw validationError(`Cannot create association: ${OBJECT_TYPES[toType].upperName} ${toId} does not exist.`);
+      throw validationError(`Cannot create association: ${store.types.get(toType).upperName} ${toId} does not exist.`);
     }
     return { toType, toId, defs };
   });

@@ -12,33 +12,33 @@ export function mountPropertyRoutes(app: Hono, ctx: RouteContext): void {
   const base = '/crm/v3/properties/:objectType';
 
   app.get(`${base}/groups`, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     return c.json({ results: store.properties.listGroups(def.name).map(serializeGroup) }, 200);
   });
 
   app.post(`${base}/groups`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     return c.json(serializeGroup(store.properties.createGroup(def.name, await readJson(c))), 201);
   });
 
   app.get(`${base}/groups/:groupName`, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     return c.json(serializeGroup(store.properties.getGroup(def.name, c.req.param('groupName'))), 200);
   });
 
   app.patch(`${base}/groups/:groupName`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     return c.json(serializeGroup(store.properties.updateGroup(def.name, c.req.param('groupName'), await readJson(c))), 200);
   });
 
   app.delete(`${base}/groups/:groupName`, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     store.properties.archiveGroup(def.name, c.req.param('groupName'));
     return c.body(null, 204);
   });
 
   app.post(`${base}/batch/create`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const startedAt = ctx.now();
     const inputs = requireArray(await readObject(c, 'BatchInputPropertyCreate', ['inputs']), 'inputs', 'BatchInputPropertyCreate');
     checkBatchSize(inputs, MAX_PROPERTY_BATCH);
@@ -57,7 +57,7 @@ export function mountPropertyRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/batch/read`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const startedAt = ctx.now();
     const body = await readObject(c, 'BatchReadInputPropertyName', ['inputs']);
     const inputs = requireArray(body, 'inputs', 'BatchReadInputPropertyName');
@@ -80,7 +80,7 @@ export function mountPropertyRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(`${base}/batch/archive`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const inputs = requireArray(await readObject(c, 'BatchInputPropertyName', ['inputs']), 'inputs', 'BatchInputPropertyName');
     checkBatchSize(inputs, MAX_PROPERTY_BATCH);
     const names = inputs.map((input) => {
@@ -92,7 +92,7 @@ export function mountPropertyRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.get(base, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const wanted = c.req.query('properties')?.split(',').filter((p) => p !== '');
     const props = store.properties
       .list(def.name, queryBoolean(c, 'archived'))
@@ -101,12 +101,12 @@ export function mountPropertyRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.post(base, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     return c.json(serializeProperty(store.createProperty(def.name, await readJson(c))), 201);
   });
 
   app.get(`${base}/:propertyName`, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     const name = c.req.param('propertyName');
     const prop = store.properties.getIncludingArchived(def.name, name);
     if (!prop || prop.archived !== queryBoolean(c, 'archived')) {
@@ -116,12 +116,12 @@ export function mountPropertyRoutes(app: Hono, ctx: RouteContext): void {
   });
 
   app.patch(`${base}/:propertyName`, async (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     return c.json(serializeProperty(store.properties.update(def.name, c.req.param('propertyName'), await readJson(c))), 200);
   });
 
   app.delete(`${base}/:propertyName`, (c) => {
-    const def = objectTypeParam(c);
+    const def = objectTypeParam(store, c);
     store.archiveProperty(def.name, c.req.param('propertyName'));
     return c.body(null, 204);
   });
