@@ -78,6 +78,11 @@ export const CRM_FIELDS = {
     description: 'Kind of the latest MRR movement: new, expansion, contraction, churn or reactivation.',
   },
   last_mrr_change_date: { label: 'Stripe Last MRR Change Date', type: 'date', description: 'When the latest MRR movement happened.' },
+  needs_enrichment: {
+    label: 'Stripe Needs Enrichment',
+    type: 'bool',
+    description: 'Created by the sync with only what Stripe knows (no existing record matched): someone should complete it. Set once at creation; the sync never clears or rewrites it.',
+  },
   synced_at: { label: 'Stripe Synced At', type: 'datetime', description: 'When these fields were last computed from Stripe.' },
 } as const satisfies Record<string, CrmFieldDefinition>;
 

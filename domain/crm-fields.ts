@@ -107,6 +107,8 @@ export interface CrmFieldValues {
   last_mrr_change: number | null;
   last_mrr_change_kind: (typeof MRR_CHANGE_KINDS)[number] | null;
   last_mrr_change_date: string | null;
+  /** Only on the write that creates a record the matcher found no candidate for (never computed from Stripe). */
+  needs_enrichment?: boolean;
   synced_at: string;
 }
 
@@ -338,12 +340,13 @@ export function toCrmProperties(values: CrmFieldValues, names: CrmFieldNameMap):
   const result: Record<string, CrmFieldValue> = {};
   for (const field of CRM_FIELD_NAMES) {
     const name = names[field];
-    if (name !== undefined) result[name] = values[field];
+    // A field the values leave out (needs_enrichment, outside a creating write) is not written.
+    if (name !== undefined && values[field] !== undefined) result[name] = values[field];
   }
   return result;
 }
 
 /** Fields whose value differs between two computations, e.g. to skip a CRM write when nothing changed. */
 export function changedCrmFields(previous: CrmFieldValues | null, next: CrmFieldValues, ignore: readonly CrmFieldName[] = ['synced_at']): CrmFieldName[] {
-  return CRM_FIELD_NAMES.filter((field) => !ignore.includes(field) && (previous === null || previous[field] !== next[field]));
+  return CRM_FIELD_NAMES.filter((field) => !ignore.includes(field) && next[field] !== undefined && (previous === null || previous[field] !== next[field]));
 }

@@ -40,7 +40,7 @@ export const SNAPSHOT_FIELDS = [
 export const MOVEMENT_FIELDS = ['last_mrr_change', 'last_mrr_change_kind', 'last_mrr_change_date'] as const satisfies readonly CrmFieldName[];
 
 /** Never compared: the key a record is found by, and when we last wrote (not something Stripe says). */
-export const UNCOMPARED_FIELDS = ['customer_id', 'synced_at'] as const satisfies readonly CrmFieldName[];
+export const UNCOMPARED_FIELDS = ['customer_id', 'synced_at', 'needs_enrichment'] as const satisfies readonly CrmFieldName[];
 
 export interface FieldDifference {
   field: CrmFieldName;

@@ -312,7 +312,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     const input: SyncRoundInput = {
       customerId,
       links,
-      account: writeAccount ? { name: shared.name, domain: shared.domain, fields: plan.fields } : null,
+      // A record created because nothing matched carries only what Stripe knows: flag it for enrichment, once.
+      account: writeAccount ? { name: shared.name, domain: shared.domain, fields: !links.accountId && identity.method === 'created' ? { ...plan.fields, needs_enrichment: true } : plan.fields } : null,
       contact: writeContact ? { email: customer.email!, previousEmail: written.contactEmail, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {} } : null,
       deals: plan.deals,
       timeline: plan.timeline,

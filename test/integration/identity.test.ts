@@ -23,7 +23,7 @@ describe('identity: Stripe customers find the CRM records that already exist', (
   };
   const existingCompany = async (name: string, domain: string) => (await hubspot.crm.companies.basicApi.create({ properties: { name, domain }, associations: [] })).id;
   const companiesAt = async (domain: string) =>
-    (await hubspot.crm.companies.searchApi.doSearch({ filterGroups: [{ filters: [{ propertyName: 'domain', operator: 'EQ' as never, value: domain }] }], properties: ['name', 'stripe_customer_id', 'stripe_mrr'], limit: 10, sorts: [], after: '0' } as never)).results;
+    (await hubspot.crm.companies.searchApi.doSearch({ filterGroups: [{ filters: [{ propertyName: 'domain', operator: 'EQ' as never, value: domain }] }], properties: ['name', 'stripe_customer_id', 'stripe_mrr', 'stripe_needs_enrichment'], limit: 10, sorts: [], after: '0' } as never)).results;
   const status = (customerId: string) => stack.client.workflow.getHandle(customerWorkflowId(stack.accountId, customerId)).query<SyncStatus>('syncStatus');
   const subscribe = async (customerId: string) => {
     const price = await stack.stripe.prices.create({ currency: 'usd', unit_amount: 3000, recurring: { interval: 'month' }, product_data: { name: 'Team' } });
@@ -40,6 +40,8 @@ describe('identity: Stripe customers find the CRM records that already exist', (
       const companies = await companiesAt('acme-id.example');
       expect(companies).toHaveLength(1);
       expect(companies[0]!.properties).toMatchObject({ stripe_customer_id: customer.id, stripe_mrr: '0' });
+      // A record people already keep is not flagged for enrichment; only one the sync created is.
+      expect(companies[0]!.properties.stripe_needs_enrichment ?? null).toBeNull();
     });
     await eventually(async () => expect(await status(customer.id)).toMatchObject({ state: 'synced', identity: { method: 'email' }, links: { accountId: companyId } }));
     // The CRM owns the company name: a person's "Acme Analytics" survives Stripe's "Acme Analytics Inc", and the conflict is logged.

@@ -8,7 +8,7 @@ import { eventually } from '../support/wait.js';
 
 const PROPS = ['name', 'domain', 'stripe_customer_id', 'stripe_subscription_status', 'stripe_mrr', 'stripe_currency', 'stripe_plan_name', 'stripe_billing_interval',
   'stripe_next_renewal_date', 'stripe_payment_method_status', 'stripe_ltv', 'stripe_last_payment_date', 'stripe_last_payment_amount', 'stripe_failed_payment_count',
-  'stripe_delinquent', 'stripe_discount', 'stripe_cancel_at_period_end', 'stripe_last_mrr_change', 'stripe_last_mrr_change_kind', 'stripe_synced_at'];
+  'stripe_delinquent', 'stripe_discount', 'stripe_cancel_at_period_end', 'stripe_last_mrr_change', 'stripe_last_mrr_change_kind', 'stripe_synced_at', 'stripe_needs_enrichment'];
 
 describe('real-time sync to HubSpot, end to end through the real clients', () => {
   let stack: TestStack;
@@ -47,6 +47,8 @@ describe('real-time sync to HubSpot, end to end through the real clients', () =>
     expect(record.properties).toMatchObject({
       name: 'Acme Analytics', domain: 'acme.example', stripe_customer_id: customer.id, stripe_mrr: '99', stripe_currency: 'USD',
       stripe_plan_name: 'Pro', stripe_billing_interval: 'month', stripe_payment_method_status: 'valid', stripe_failed_payment_count: '0',
+      // Created because no record matched: flagged for someone to complete.
+      stripe_needs_enrichment: 'true',
       stripe_delinquent: 'false', stripe_cancel_at_period_end: 'false', stripe_last_mrr_change_kind: 'new', stripe_last_payment_amount: '99',
     });
     // The company is written first; the contact, the deal and the note follow it.

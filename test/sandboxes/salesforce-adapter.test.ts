@@ -548,13 +548,14 @@ describe('provision', () => {
         'Account.Stripe_Last_MRR_Change__c ("Stripe Last MRR Change"): Number(15, 3)',
         'Account.Stripe_Last_MRR_Change_Kind__c ("Stripe Last MRR Change Kind"): Picklist (new, expansion, contraction, churn, reactivation)',
         'Account.Stripe_Last_MRR_Change_Date__c ("Stripe Last MRR Change Date"): Date',
+        'Account.Stripe_Needs_Enrichment__c ("Stripe Needs Enrichment"): Checkbox',
         'Account.Stripe_Synced_At__c ("Stripe Synced At"): Date/Time',
         'Contact.Stripe_Customer_ID__c ("Stripe Customer ID"): Text(255), External ID, Unique',
         'Opportunity.Stripe_Subscription_ID__c ("Stripe Subscription ID"): Text(255), External ID, Unique',
         'Opportunity.Stripe_Subscription_Status__c ("Stripe Subscription Status"): Text(255)',
       ]);
       const printed = formatSalesforceProvisionReport(report);
-      expect(printed.split('\n')[0]).toBe('Salesforce: 25 of 27 custom fields the sync writes are missing or need changes.');
+      expect(printed.split('\n')[0]).toBe('Salesforce: 26 of 28 custom fields the sync writes are missing or need changes.');
       expect(printed).toContain('\n  - Opportunity.Stripe_Subscription_ID__c ("Stripe Subscription ID"): Text(255), External ID, Unique');
     } finally {
       await partial.close();
