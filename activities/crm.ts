@@ -20,14 +20,12 @@ export interface SyncRoundInput {
   timeline: TimelineEntry[];
   /** The last round found another customer on the account's record (a roll-up record, see activities/rollup.ts). */
   sharedRecord?: boolean;
-  /** The round's bookkeeping, recorded once every write has landed (links and writes are filled in here). */
-  record: Omit<RecordSyncResultInput, 'links' | 'writes'>;
+  /** The round's bookkeeping, recorded once every write has landed (the links are filled in here). */
+  record: Omit<RecordSyncResultInput, 'links'>;
 }
 
 export interface SyncRoundResult {
   links: CrmLinks;
-  /** Which records were written: account, contact, deals, timeline. */
-  writes: string[];
   timelineKeys: string[];
   /** The catalog's current names of the customer's products (see recordSyncResult). */
   productNames: Record<string, string>;
@@ -75,7 +73,6 @@ export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database
     async crmSyncRound(input: SyncRoundInput): Promise<SyncRoundResult> {
       const { customerId } = input;
       let links = input.links;
-      const writes: string[] = [];
       const self = { accountId: input.record.accountId, customerId };
       let rolledUp = false;
       const upsertAccount = (recordId: string | null, fields: CrmFields) =>
@@ -91,7 +88,6 @@ export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database
         } else {
           links = { ...links, accountId: (await upsertAccount(null, input.account!.fields)).id };
         }
-        writes.push('account');
       };
       const contact = async () => {
         const result = await call('upsert contact', () => deps.crm.upsertContact({ customerId, ...input.contact!, accountId: links.accountId, recordId: links.contactId }));
@@ -103,7 +99,6 @@ export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database
           }).execute();
         }
         links = { ...links, contactId: result.id };
-        writes.push('contact');
       };
       const together: Array<() => Promise<void>> = [];
       // A new account or contact must exist before anything is associated with it.
@@ -123,25 +118,23 @@ export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database
             deals: input.deals.map((d) => ({ ...d, recordId: links.dealIds[d.subscriptionId] ?? null })),
           }));
           links = { ...links, dealIds: { ...links.dealIds, ...dealIds } };
-          writes.push('deals');
         });
       }
       if (input.timeline.length > 0) {
         together.push(async () => {
           timelineKeys = (await call('write timeline', () => deps.crm.writeTimeline({ customerId, accountId: links.accountId, contactId: links.contactId, entries: input.timeline }))).keys;
-          writes.push('timeline');
         });
       }
       await Promise.all(together.map((write) => write()));
       const recorded = await recordSyncResult({ db: deps.db, provider: deps.crm.provider }, {
-        ...input.record, links, writes, ...(input.account ? { accountFields: input.account.fields } : {}),
+        ...input.record, links, ...(input.account ? { accountFields: input.account.fields } : {}),
       });
       // Another customer joined this record while we wrote our own fields: write the roll-up now.
       if (input.account && !rolledUp && recorded.sharedRecord && links.accountId) {
         const recordId = links.accountId;
         await rollups.writeAccount(recordId, { ...self, fields: input.account.fields }, async () => undefined, writeRollup(recordId));
       }
-      return { links, writes, timelineKeys, ...recorded };
+      return { links, timelineKeys, ...recorded };
     },
     crmFindAccountCandidates: (input: { customerId: string; email: string | null; domain: string | null }) =>
       call('find candidate records', () => deps.crm.findAccountCandidates(input)),

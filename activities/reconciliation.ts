@@ -214,25 +214,34 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     return out;
   }
 
+  type Fetched = Awaited<ReturnType<typeof stripeActivities.fetchStripeCustomer>>;
+
+  /** A full read of the customer (payments included), as the workflow's full resync makes it; null when Stripe has no such customer. */
+  async function fetchOrNull(accountId: string, customerId: string): Promise<Fetched | null> {
+    try {
+      return await stripeActivities.fetchStripeCustomer({ accountId, customerId, includePayments: true });
+    } catch (err) {
+      if (!(err instanceof ApplicationFailure && err.type === 'StripeInvalidRequest')) throw err;
+      return null;
+    }
+  }
+
+  /** What the customer workflow would write for a fetched customer, product names looked up as it does. */
+  async function expectedOf(accountId: string, fetched: Fetched): Promise<ReturnType<typeof expectedFor>> {
+    const { customer } = fetched;
+    const productIds = [...new Set(customer.subscriptions.flatMap((s) => s.items.filter((i) => !i.price.productName && i.price.productId).map((i) => i.price.productId!)))];
+    const productNames = await stripeActivities.lookupProductNames({ accountId, productIds });
+    return expectedFor({ ...customer, productNames: { ...customer.productNames, ...productNames }, payments: fetched.payments }, deps.settings.mrr, Math.floor(Date.now() / 1000));
+  }
+
   async function verifyRollup(runId: string, customerId: string, group: RollupGroup, scan: ReturnType<typeof scanner>): Promise<Parameters<typeof insertDiscrepancies>[0][number] | null> {
     const page = await scan({ cursor: null, customerIds: group.members.map((m) => m.customerId) }).catch(crmFailure);
     const record = page.records.find((r) => r.id === group.recordId);
     if (!record) return { runId, kind: 'missing-record', customerId, crmRecordId: group.recordId, details: { reason: 'the roll-up record shared by several Stripe customers is gone', members: group.members }, status: 'open' };
-    const now = Math.floor(Date.now() / 1000);
     const fresh: RollupMember[] = [];
     for (const member of group.members) {
-      let fetched: Awaited<ReturnType<typeof stripeActivities.fetchStripeCustomer>> | null = null;
-      try {
-        fetched = await stripeActivities.fetchStripeCustomer({ accountId: member.accountId, customerId: member.customerId, includePayments: true });
-      } catch (err) {
-        if (!(err instanceof ApplicationFailure && err.type === 'StripeInvalidRequest')) throw err;
-      }
-      if (!fetched) continue;
-      const { customer } = fetched;
-      const productIds = [...new Set(customer.subscriptions.flatMap((s) => s.items.filter((i) => !i.price.productName && i.price.productId).map((i) => i.price.productId!)))];
-      const productNames = await stripeActivities.lookupProductNames({ accountId: member.accountId, productIds });
-      const { fields } = expectedFor({ ...customer, productNames: { ...customer.productNames, ...productNames }, payments: fetched.payments }, deps.settings.mrr, now);
-      fresh.push({ customerId: `${member.accountId}/${member.customerId}`, fields });
+      const fetched = await fetchOrNull(member.accountId, member.customerId);
+      if (fetched) fresh.push({ customerId: `${member.accountId}/${member.customerId}`, fields: (await expectedOf(member.accountId, fetched)).fields });
     }
     if (fresh.length === 0) return null;
     const differences = compareFields(rollUpAccountFields(fresh).fields, record.properties, LOGICAL_NAMES, STATE_FIELDS);
@@ -443,12 +452,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
           continue;
         }
         const records = byCustomer.get(customerId) ?? [];
-        let fetched: Awaited<ReturnType<typeof stripeActivities.fetchStripeCustomer>> | null = null;
-        try {
-          fetched = await stripeActivities.fetchStripeCustomer({ accountId: input.accountId, customerId, includePayments: true });
-        } catch (err) {
-          if (!(err instanceof ApplicationFailure && err.type === 'StripeInvalidRequest')) throw err;
-        }
+        const fetched = await fetchOrNull(input.accountId, customerId);
         if (!fetched) {
           for (const r of records) found.push({ runId: input.runId, kind: 'orphan', customerId, crmRecordId: r.id, details: { reason: 'the Stripe customer does not exist' }, status: 'open' });
           continue;
@@ -469,10 +473,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
           else found.push({ runId: input.runId, kind: 'unlinked', customerId, crmRecordId: null, details: { email: stripeCustomer.email, name: stripeCustomer.name, leftUnlinked: links.has(customerId) }, status: 'open' });
           continue;
         }
-        const { customer } = fetched;
-        const productIds = [...new Set(customer.subscriptions.flatMap((s) => s.items.filter((i) => !i.price.productName && i.price.productId).map((i) => i.price.productId!)))];
-        const productNames = await stripeActivities.lookupProductNames({ accountId: input.accountId, productIds });
-        const { fields: expected, movement } = expectedFor({ ...customer, productNames: { ...customer.productNames, ...productNames }, payments: fetched.payments }, deps.settings.mrr, Math.floor(Date.now() / 1000));
+        const { fields: expected, movement } = await expectedOf(input.accountId, fetched);
         // Duplicates are the duplicate scan's business; the oldest record (lowest id) is the one compared.
         const record = records[0]!;
         const differences = [...compareFields(expected, record.properties, LOGICAL_NAMES, STATE_FIELDS), ...movementDifferences(movement, record.properties, LOGICAL_NAMES)];

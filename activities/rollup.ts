@@ -14,15 +14,18 @@ export interface CustomerKey {
   customerId: string;
 }
 
+/** The other customers linked to a record whose fields are known: the members a roll-up combines. */
+export async function otherRollupMembers(db: Kysely<Database> | Transaction<Database>, provider: string, recordId: string, except: CustomerKey): Promise<RollupMember[]> {
+  const rows = await db.selectFrom('crmLinks').select(['accountId', 'customerId', 'accountFields'])
+    .where('provider', '=', provider).where('companyId', '=', recordId)
+    .where((eb) => eb.not(eb.and([eb('accountId', '=', except.accountId), eb('customerId', '=', except.customerId)])))
+    .where('accountFields', 'is not', null)
+    .execute();
+  return rows.map((r) => ({ customerId: `${r.accountId}/${r.customerId}`, fields: r.accountFields as unknown as CrmFieldValues }));
+}
+
 export function createRollups(deps: { db: Kysely<Database>; provider: string }) {
-  async function members(db: Kysely<Database> | Transaction<Database>, recordId: string, except: CustomerKey): Promise<RollupMember[]> {
-    const rows = await db.selectFrom('crmLinks').select(['accountId', 'customerId', 'accountFields'])
-      .where('provider', '=', deps.provider).where('companyId', '=', recordId)
-      .where((eb) => eb.not(eb.and([eb('accountId', '=', except.accountId), eb('customerId', '=', except.customerId)])))
-      .where('accountFields', 'is not', null)
-      .execute();
-    return rows.map((r) => ({ customerId: `${r.accountId}/${r.customerId}`, fields: r.accountFields as unknown as CrmFieldValues }));
-  }
+  const members = (db: Kysely<Database> | Transaction<Database>, recordId: string, except: CustomerKey) => otherRollupMembers(db, deps.provider, recordId, except);
 
   /** Serialises writers of one record until the transaction ends. */
   async function lock(trx: Transaction<Database>, recordId: string): Promise<void> {

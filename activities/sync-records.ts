@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { CrmLinks, SyncSettings } from '../domain/crm-plan.js';
+import { otherRollupMembers } from './rollup.js';
 
 export interface RecordSyncResultInput {
   accountId: string;
@@ -13,8 +14,6 @@ export interface RecordSyncResultInput {
   productIds: string[];
   /** Dead letters this successful write supersedes. */
   resolvedDeadLetterIds: string[];
-  writes: string[];
-  round: number;
   /** How the CRM record was found: external-id, email, domain-name, review, created, unlinked. */
   matchMethod: string;
   /**
@@ -132,13 +131,10 @@ export async function recordSyncResult(deps: { db: Kysely<Database>; provider: s
     }
     const products = input.productIds.length === 0 ? [] : await trx.selectFrom('stripeProducts').select(['productId', 'name'])
       .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds).execute();
-    const shared = input.links.accountId === null ? undefined : await trx.selectFrom('crmLinks').select('customerId')
-      .where('provider', '=', deps.provider).where('companyId', '=', input.links.accountId).where('accountFields', 'is not', null)
-      .where((eb) => eb.not(eb.and([eb('accountId', '=', input.accountId), eb('customerId', '=', input.customerId)])))
-      .limit(1).executeTakeFirst();
+    const shared = input.links.accountId !== null && (await otherRollupMembers(trx, deps.provider, input.links.accountId, input)).length > 0;
     return {
       productNames: Object.fromEntries(products.map((p) => [p.productId, p.name])),
-      sharedRecord: shared !== undefined,
+      sharedRecord: shared,
       backfillSeq,
       rewrite: input.knownBackfillSeq !== undefined && backfillSeq > input.knownBackfillSeq,
     };

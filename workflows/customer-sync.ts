@@ -262,8 +262,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
         if (decided !== null) await applyDecision(decided);
         if (relinkTo !== null) await applyRelink(relinkTo.recordId);
         if (settings.mode === 'b2b' && !links.accountId && identity.method === null) await resolveIdentity();
-        if (identity.method !== 'unlinked') await writeToCrm(round);
-        else await recordRound(round, [], []);
+        if (identity.method !== 'unlinked') await writeToCrm();
+        else await recordRound();
       } catch (err) {
         if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'CrmRecordNotFound')) throw err;
         // Someone deleted or merged our record in the CRM: forget the links and write afresh (upserts find or recreate it).
@@ -272,7 +272,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
         written = { fields: null, contactEmail: null, deals: {} };
         identity = { method: null, reviewId: null };
         if (settings.mode === 'b2b') await resolveIdentity();
-        if (identity.method !== 'unlinked') await writeToCrm(round);
+        if (identity.method !== 'unlinked') await writeToCrm();
       }
       syncState = identity.method === 'unlinked' ? 'unlinked' : 'synced';
       lastError = null;
@@ -296,7 +296,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     updateVisibility();
   }
 
-  async function writeToCrm(round: number): Promise<void> {
+  async function writeToCrm(): Promise<void> {
     attempted = [];
     const now = Math.floor(Date.now() / 1000);
     const plan = planCrmWrites(state, links, written, settings, now);
@@ -306,7 +306,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     const writeContact = plan.writeContact && customer.email !== null;
     if (!writeAccount && !writeContact && plan.deals.length === 0 && plan.timeline.length === 0) {
       written = { ...written, fields: plan.fields };
-      await recordRound(round, [], []);
+      await recordRound();
       return;
     }
     const input: SyncRoundInput = {
@@ -317,7 +317,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       contact: writeContact ? { email: customer.email!, previousEmail: written.contactEmail, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {} } : null,
       deals: plan.deals,
       timeline: plan.timeline,
-      record: roundRecord(round),
+      record: roundRecord(),
       sharedRecord,
     };
     attempted.push({ operation: 'crmSyncRound', input });
@@ -331,11 +331,11 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       contactEmail: customer.email ?? written.contactEmail,
     };
     sharedRecord = result.sharedRecord;
-    roundRecorded(result.timelineKeys, result.productNames, result);
+    roundRecorded(result.timelineKeys, result);
   }
 
   /** What a round records in Postgres: links, processed events, resolved dead letters. */
-  function roundRecord(round: number): SyncRoundInput['record'] {
+  function roundRecord(): SyncRoundInput['record'] {
     return {
       accountId, customerId,
       stripeStateAt: state.stripeStateAt,
@@ -343,28 +343,28 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       oldestReceivedAtMs: state.oldestUnsyncedReceivedAtMs,
       productIds: [...new Set(Object.values(state.billing.subscriptions).flatMap((s) => s.items.map((i) => i.price.productId).filter((p): p is string => p !== null)))],
       resolvedDeadLetterIds: openDeadLetters,
-      round,
       matchMethod: identity.method ?? 'external-id',
       knownBackfillSeq: backfillSeq,
     };
   }
 
   /** Bookkeeping of a round that wrote nothing to the CRM (one local activity). */
-  async function recordRound(round: number, writes: string[], timelineKeys: string[]): Promise<void> {
-    const recorded = await local.recordSyncResult({ ...roundRecord(round), links, writes });
-    roundRecorded(timelineKeys, recorded.productNames, recorded);
+  async function recordRound(): Promise<void> {
+    const recorded = await local.recordSyncResult({ ...roundRecord(), links });
+    roundRecorded([], recorded);
   }
 
-  function roundRecorded(timelineKeys: string[], productNames: Record<string, string>, backfill: { backfillSeq?: number; rewrite?: boolean }): void {
+  function roundRecorded(timelineKeys: string[], recorded: { productNames: Record<string, string>; backfillSeq?: number; rewrite?: boolean }): void {
+    const { productNames } = recorded;
     state = markSynced(state, timelineKeys);
     // A backfill wrote this customer's records since this workflow last looked. Its write may have landed
     // after this round's (older Stripe state over newer), and what `written` says is in the CRM may not
     // be: write everything again.
-    if (backfill.rewrite) {
+    if (recorded.rewrite) {
       written = { fields: null, contactEmail: null, deals: {} };
       state = { ...state, dirty: true };
     }
-    if (backfill.backfillSeq !== undefined) backfillSeq = backfill.backfillSeq;
+    if (recorded.backfillSeq !== undefined) backfillSeq = recorded.backfillSeq;
     // A product renamed before the catalog knew this customer used it: take the name and write again.
     let billing = state.billing;
     for (const [id, name] of Object.entries(productNames)) billing = withProductName(billing, id, name);

@@ -11,7 +11,7 @@ import {
   type CrmBackfillWriter,
 } from '../types.js';
 import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
-import { fieldProperties } from './values.js';
+import { contactProperties, fieldProperties } from './values.js';
 
 /** HubSpot's cap on inputs per batch request. */
 export const HUBSPOT_BATCH_LIMIT = 100;
@@ -184,16 +184,6 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
     });
   }
 
-  function contactProperties(input: ContactInput): Record<string, string> {
-    const properties: Record<string, string> = {
-      ...(deps.mode === 'b2c' ? fieldProperties(input.fields, names) : {}),
-      email: input.email,
-      [customerIdProperty]: input.customerId,
-    };
-    if (input.firstName !== null) properties.firstname = input.firstName;
-    if (input.lastName !== null) properties.lastname = input.lastName;
-    return properties;
-  }
 
   /** Present keys among `keys`, read by a unique property (one request per 100). */
   async function readByKey(api: HubSpotBatchApi, what: string, idProperty: string, keys: readonly string[], normalise: (k: string) => string = (k) => k): Promise<Record<string, string>> {
@@ -242,7 +232,7 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
       const rows = [...byEmail.entries()].map(([email, group]): Row => {
         const last = group[group.length - 1]!;
         const targets = deps.mode === 'b2b' ? [...new Set(group.map((g) => g.accountId).filter((id): id is string => id !== null))].map((id) => ({ type: 'companies' as const, id })) : [];
-        return { key: email, properties: { ...contactProperties(last), email }, targets };
+        return { key: email, properties: { ...contactProperties(last, names, customerIdProperty, deps.mode), email }, targets };
       });
       const results: BatchWriteResult[] = [];
       for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) results.push(...(await createOrUpsert(deps.contacts, 'contacts', 'email', rows.slice(i, i + HUBSPOT_BATCH_LIMIT))));

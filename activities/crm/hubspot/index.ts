@@ -24,7 +24,7 @@ import { gateMiddleware, hubspotCall, HubSpotRequestError, isApiException, throw
 import { provisionObject, specFromDefinition, type PropertySpec } from './provision.js';
 import { createHubSpotScanner } from './reconcile.js';
 import { hubspotSubscriptionObject, provisionSubscriptionObject, subscriptionObjectProperties } from './subscription-object.js';
-import { escapeHtml, fieldProperties, hubspotValue, isoInstant } from './values.js';
+import { contactProperties, escapeHtml, fieldProperties, hubspotValue, isoInstant } from './values.js';
 
 export { HubSpotRequestError } from './errors.js';
 export { STRIPE_GROUP } from './provision.js';
@@ -336,13 +336,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
     },
 
     async upsertContact(input: ContactInput): Promise<UpsertResult> {
-      const properties: Record<string, string> = {
-        ...(options.mode === 'b2c' ? fieldProperties(input.fields, names) : {}),
-        email: input.email,
-        [customerIdProperty]: input.customerId,
-      };
-      if (input.firstName !== null) properties.firstname = input.firstName;
-      if (input.lastName !== null) properties.lastname = input.lastName;
+      const properties = contactProperties(input, names, customerIdProperty, options.mode);
       const knownId = input.recordId ?? null;
       let emailConflict: UpsertResult['emailConflict'];
       if (knownId !== null && input.previousEmail !== undefined && input.email !== input.previousEmail) {

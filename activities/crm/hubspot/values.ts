@@ -1,6 +1,6 @@
 import { isCrmFieldName, type CrmFieldName, type CrmFieldNameMap } from '../../../domain/crm-field-names.js';
 import type { CrmFieldValue } from '../../../domain/crm-fields.js';
-import type { CrmFields } from '../types.js';
+import type { ContactInput, CrmFields } from '../types.js';
 
 /**
  * HubSpot's property value format: every value is a string and an empty string clears the property.
@@ -21,6 +21,18 @@ function decimal(value: number): string {
 }
 
 /** Logical field values as HubSpot properties, under their (possibly overridden) names; switched-off fields are left out. */
+/** A contact's properties as both the real-time upsert and the backfill write them (B2C: with the Stripe fields). */
+export function contactProperties(input: ContactInput, names: CrmFieldNameMap, customerIdProperty: string, mode: 'b2b' | 'b2c'): Record<string, string> {
+  const properties: Record<string, string> = {
+    ...(mode === 'b2c' ? fieldProperties(input.fields, names) : {}),
+    email: input.email,
+    [customerIdProperty]: input.customerId,
+  };
+  if (input.firstName !== null) properties.firstname = input.firstName;
+  if (input.lastName !== null) properties.lastname = input.lastName;
+  return properties;
+}
+
 export function fieldProperties(fields: CrmFields, names: CrmFieldNameMap, except: readonly CrmFieldName[] = []): Record<string, string> {
   const properties: Record<string, string> = {};
   for (const [field, value] of Object.entries(fields)) {
