@@ -260,14 +260,18 @@ const paying = (m: MrrByCurrency) => Object.values(m).some((v) => v > 0);
 function withMovement(billing: CustomerBillingState, before: MrrByCurrency, at: number, mrr: MrrSettings): CustomerBillingState {
   const after = stateMrr(billing, at, mrr);
   const history = billing.mrr;
-  const kind = classifyMrrChange(before, after, { hasHadMrr: history.hasHadMrr });
+  const own = classifyMrrChange(before, after, { hasHadMrr: history.hasHadMrr });
+  // An event whose own change leaves MRR alone may still be the first news of a newer state (the event
+  // that made the change arriving later, or within the same second): the move from what was held counts then.
+  const from = own === null ? history.current : before;
+  const kind = own ?? classifyMrrChange(from, after, { hasHadMrr: history.hasHadMrr });
   const newer = !history.lastChange || at >= history.lastChange.at;
   return {
     ...billing,
     mrr: {
       current: after,
       hasHadMrr: history.hasHadMrr || paying(after) || paying(before),
-      lastChange: kind !== null && newer ? { kind, at, previous: before, next: after } : history.lastChange,
+      lastChange: kind !== null && newer ? { kind, at, previous: from, next: after } : history.lastChange,
     },
   };
 }

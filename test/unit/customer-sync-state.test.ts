@@ -58,6 +58,21 @@ describe('applyCustomerEvent ordering', () => {
   });
 
   it.each([
+    ['the change first', ['ends', 'other']],
+    ['the change second, in the same second', ['other', 'ends']],
+  ])('records a trial ending as a new MRR movement whichever of its same-second events comes first: %s', (_name, order) => {
+    const trial = apply([event('customer.subscription.created', T0 + 1, { kind: 'subscription', subscription: subscription([item(recurringPrice(1000))], { status: 'trialing' }), previous: null })], known);
+    const events: Record<string, CustomerEvent> = {
+      // The trial ends: trialing → active.
+      ends: event('customer.subscription.updated', T0 + 10, { kind: 'subscription', subscription: subscription([item(recurringPrice(1000))], { status: 'active' }), previous: subscription([item(recurringPrice(1000))], { status: 'trialing' }) }),
+      // Another change of the now active subscription in the same second (its latest invoice): no MRR change of its own.
+      other: subEvent(T0 + 10, 'active'),
+    };
+    const state = apply(order.map((k) => events[k]!), trial);
+    expect(fields(state)).toMatchObject({ mrr: 10, last_mrr_change: 10, last_mrr_change_kind: 'new' });
+  });
+
+  it.each([
     ['an exact redelivery', subEvent(T0 + 5, 'active', 2, 'evt_same'), subEvent(T0 + 5, 'active', 2, 'evt_same'), 'duplicate'],
     ['an older state', subEvent(T0 + 5, 'active', 2), subEvent(T0 + 4, 'canceled', 2), 'stale'],
     ['two changes in one second', subEvent(T0 + 5, 'active', 2), subEvent(T0 + 5, 'active', 3), 'ambiguous'],
