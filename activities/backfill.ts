@@ -32,20 +32,23 @@ import {
   type WriteKind,
   type WriteStep,
 } from '../domain/backfill.js';
+import { heldDependentReason, IDENTITY_HOLD } from '../domain/backfill-identity.js';
 import { splitName, type SyncSettings } from '../domain/crm-plan.js';
 import type { TimelineEntry } from '../domain/customer-events.js';
-import { companyDomainOf } from '../domain/identity.js';
+import { companyDomainOf, DEFAULT_FIELD_OWNERSHIP, type IdentityOptions } from '../domain/identity.js';
 import { isInvoiceCharge } from '../domain/customer-events.js';
 import {
   CrmRateLimitError,
   CrmValidationError,
   type AccountInput,
+  type AccountUpdateInput,
   type BatchWriteResult,
   type ContactInput,
   type CrmAdapter,
   type CrmBackfillWriter,
   type DealInput,
 } from './crm/types.js';
+import { createBackfillIdentity, type AccountIdentity } from './backfill-identity.js';
 import { createRateBudget, type RateBudget } from './rate-budget.js';
 
 export interface BackfillActivityDeps {
@@ -110,6 +113,11 @@ export interface BackfillWriteInput {
   retryOf?: string;
   /** One Bulk API 2.0 job instead of collections (Salesforce, large runs). */
   bulk?: boolean;
+  /**
+   * A B2B run with an identity index (see backfill-identity.ts): the accounts step matches customers
+   * without a company link with these options, as the real-time path would, instead of upserting them.
+   */
+  identity?: IdentityOptions;
 }
 
 export interface BackfillWriteResult {
@@ -185,6 +193,8 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
     if (!deps.crm.backfill) throw ApplicationFailure.create({ type: 'BackfillUnsupported', message: `the ${deps.crm.provider} adapter has no batch writes`, nonRetryable: true });
     return deps.crm.backfill;
   };
+  const identity = createBackfillIdentity({ db: deps.db, provider: deps.crm.provider, writer });
+  const ownership = deps.settings.ownership ?? DEFAULT_FIELD_OWNERSHIP;
 
   /** Every Stripe request of a backfill goes through here: one token of the account's shared read budget. */
   async function stripeRead<T>(accountId: string, counter: { reads: number }, request: () => Promise<T>): Promise<T> {
@@ -494,21 +504,44 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
 
   /** crm_links of these customers: the records others attach to, and the Stripe state age their workflow wrote. */
   async function linksOf(db: Kysely<Database> | Transaction<Database>, accountId: string, customerIds: readonly string[], forUpdate = false) {
-    if (customerIds.length === 0) return new Map<string, { companyId: string | null; contactId: string | null; stateAt: number | null }>();
-    const rows = await db.selectFrom('crmLinks').select(['customerId', 'companyId', 'contactId', 'stripeStateAt'])
+    if (customerIds.length === 0) return new Map<string, { companyId: string | null; contactId: string | null; stateAt: number | null; matchMethod: string; dealIds: Record<string, string> }>();
+    const rows = await db.selectFrom('crmLinks').select(['customerId', 'companyId', 'contactId', 'stripeStateAt', 'matchMethod', 'dealIds'])
       .where('accountId', '=', accountId).where('customerId', 'in', [...new Set(customerIds)])
       // Ordered, so two writers locking overlapping sets take the locks in the same order (no deadlock).
       .orderBy('customerId')
       .$if(forUpdate, (q) => q.forUpdate()).execute();
-    return new Map(rows.map((r) => [r.customerId, { companyId: r.companyId, contactId: r.contactId, stateAt: r.stripeStateAt ? Math.floor(r.stripeStateAt.getTime() / 1000) : null }]));
+    return new Map(rows.map((r) => [r.customerId, {
+      companyId: r.companyId, contactId: r.contactId, stateAt: r.stripeStateAt ? Math.floor(r.stripeStateAt.getTime() / 1000) : null, matchMethod: r.matchMethod,
+      dealIds: (r.dealIds ?? {}) as Record<string, string>,
+    }]));
   }
 
-  /** The one CRM request of a write step (or the lookup a dry run makes instead). */
-  async function crmWrite(kind: WriteKind, records: StagedRecord[], targets: Map<string, { accountId: string | null; contactId: string | null }>, accountIds: Record<string, string>, bulk: Parameters<CrmBackfillWriter['upsertAccounts']>[1]): Promise<BatchWriteResult[]> {
+  /**
+   * The one CRM request of a write step (or the lookup a dry run makes instead). Accounts the identity
+   * index linked to an existing record are written to it by id first (a second request, only when any).
+   */
+  async function crmWrite(kind: WriteKind, records: StagedRecord[], targets: Map<string, { accountId: string | null; contactId: string | null }>, accountIds: Record<string, string>, identities: ReadonlyMap<string, AccountIdentity>, existingDeals: ReadonlySet<string>, bulk: Parameters<CrmBackfillWriter['upsertAccounts']>[1]): Promise<BatchWriteResult[]> {
     const w = writer();
+    // A matched record's name and domain are the CRM's unless FIELD_OWNERSHIP gives them to Stripe: written only where it has none.
+    const keep = (field: 'name' | 'domain', crmValue: string | null) => Boolean(crmValue) && ownership[field] !== 'stripe';
     switch (kind) {
-      case 'accounts':
-        return w.upsertAccounts(records.map((r) => (r as Extract<StagedRecord, { t: 'customer' }>).account!), bulk);
+      case 'accounts': {
+        const accounts = records.map((r) => (r as Extract<StagedRecord, { t: 'customer' }>).account!);
+        const linked: AccountUpdateInput[] = [];
+        const upserts: AccountInput[] = [];
+        for (const a of accounts) {
+          const id = identities.get(a.customerId);
+          if (id?.kind === 'link') linked.push({ customerId: a.customerId, recordId: id.recordId, name: keep('name', id.recordName) ? null : a.name, domain: keep('domain', id.recordDomain) ? null : a.domain, fields: a.fields });
+          // Created because nothing matched: it carries only what Stripe knows (the real-time path's flag).
+          else if (id?.kind === 'create') upserts.push({ ...a, fields: { ...a.fields, needs_enrichment: true } });
+          else if (id?.kind === 'known') upserts.push({ ...a, name: keep('name', id.recordName) ? null : a.name, domain: keep('domain', id.recordDomain) ? null : a.domain });
+          else upserts.push(a);
+        }
+        return [
+          ...(linked.length > 0 ? await w.updateAccounts(linked) : []),
+          ...(upserts.length > 0 || bulk?.jobId ? await w.upsertAccounts(upserts, bulk) : []),
+        ];
+      }
       case 'contacts':
         return w.upsertContacts(records.map((r) => {
           const c = (r as Extract<StagedRecord, { t: 'customer' }>).contact!;
@@ -518,7 +551,9 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
         return w.upsertDeals(records.map((r) => {
           const d = r as Extract<StagedRecord, { t: 'deal' }>;
           const t = targets.get(d.customerId);
-          return { ...d.deal, customerId: d.customerId, accountId: t?.accountId ?? null, contactId: t?.contactId ?? null };
+          // A deal that exists keeps the stage the CRM shows (its owner's, FIELD_OWNERSHIP): "unchanged since our write".
+          const lastStage = existingDeals.has(d.deal.subscriptionId) ? { lastStage: d.deal.stage } : {};
+          return { ...d.deal, ...lastStage, customerId: d.customerId, accountId: t?.accountId ?? null, contactId: t?.contactId ?? null };
         }), bulk);
       default:
         return w.writeActivities(records.map((r) => {
@@ -549,6 +584,8 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
     r.t === 'deal' ? 'subscription' : r.t === 'activity' ? r.objectType : kind === 'contacts' && deps.settings.mode === 'b2b' ? 'contact' : 'customer';
 
   return {
+    ...identity.activities,
+
     /** Read once per workflow run. */
     async getBackfillSettings(): Promise<BackfillSettings> {
       const w = deps.crm.backfill;
@@ -557,6 +594,8 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
         crmRateLimitPerSecond: deps.crmRateLimitPerSecond, stripeReadRateLimitPerSecond: deps.stripeReadRateLimitPerSecond,
         pageSize: BACKFILL_PAGE_SIZE, batchLimit: w?.batchLimit ?? BACKFILL_PAGE_SIZE,
         bulkThreshold: w?.supportsBulk ? deps.salesforceBulkThreshold : 0,
+        // B2B runs match customers to the CRM's records through an identity index (B2C keys contacts by email and Stripe id).
+        identity: deps.settings.mode === 'b2b' && w ? deps.settings.identity : null,
       };
     },
 
@@ -631,6 +670,13 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
       // record shows their combined fields, which their workflows write; the backfill only attaches to it.
       const rollupLinked: Array<{ r: StagedRecord & { batchId: string }; id: string }> = [];
       const shared = input.kind === 'accounts' ? await sharedRecordIds([...links.values()].map((l) => l.companyId)) : new Set<string>();
+      const b2b = deps.settings.mode === 'b2b';
+      // Customers whose company an identity decision holds back (a review, the unlinked policy): their
+      // contact, deals and activities wait with it. Asked only about those with no record to attach to
+      // (in a dry run nothing is written, so about all of them).
+      const heldOf = (customerIds: string[]) => (b2b ? identity.holds(input, customerIds) : Promise.resolve(new Map<string, string>()));
+      const held = input.kind === 'accounts' ? new Map<string, string>()
+        : await heldOf(records.filter((r) => input.dryRun || (input.kind === 'contacts' && !accountIds[r.customerId])).map((r) => r.customerId));
       let toWrite = records.filter((r) => {
         const companyId = links.get(r.customerId)?.companyId ?? null;
         if (companyId !== null && shared.has(companyId)) {
@@ -643,12 +689,47 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
           outcome(r, 'skipped', NEWER_DATA, null);
           return false;
         }
-        if (input.kind === 'contacts' && deps.settings.mode === 'b2b' && !input.dryRun && !accountIds[r.customerId]) {
+        const hold = held.get(r.customerId);
+        if (hold !== undefined) {
+          outcome(r, 'skipped', heldDependentReason(hold), null);
+          return false;
+        }
+        if (input.kind === 'contacts' && b2b && !input.dryRun && !accountIds[r.customerId]) {
           outcome(r, 'skipped', ACCOUNT_NOT_WRITTEN, null);
+          return false;
+        }
+        // An identity decision left this customer out of the CRM (a review resolved with ignore, a person's unlink).
+        const link = links.get(r.customerId);
+        if (input.kind === 'accounts' && input.identity && !link?.companyId && link?.matchMethod === 'unlinked') {
+          outcome(r, 'skipped', IDENTITY_HOLD.unlinkedDecision, null);
           return false;
         }
         return true;
       });
+
+      // Identity (B2B, a run with an index): a customer without a company link is matched to the CRM's
+      // records as the real-time path would match it; only what the matcher decides to create is upserted.
+      const identities = new Map<string, AccountIdentity>();
+      if (input.kind === 'accounts' && input.identity) {
+        const resolving = toWrite.filter((r) => !links.get(r.customerId)?.companyId) as Array<Extract<StagedRecord, { t: 'customer' }>>;
+        // Linked already: the CRM owns the record's name and domain too, so a rerun does not overwrite them.
+        const known = await identity.known(input.runId, toWrite.map((r) => links.get(r.customerId)?.companyId).filter((id): id is string => Boolean(id)));
+        for (const r of toWrite) {
+          const record = known.get(links.get(r.customerId)?.companyId ?? '');
+          if (record) identities.set(r.customerId, { kind: 'known', recordName: record.name, recordDomain: record.domain });
+        }
+        const resolved = await identity.resolve(
+          { runId: input.runId, accountId: input.accountId, dryRun: input.dryRun, options: input.identity },
+          resolving.map((r) => ({ id: r.customerId, email: r.contact?.email ?? null, name: r.account!.name })),
+        );
+        for (const [customerId, id] of resolved) identities.set(customerId, id);
+        toWrite = toWrite.filter((r) => {
+          const id = identities.get(r.customerId);
+          if (id?.kind !== 'hold') return true;
+          outcome(r, 'skipped', id.reason, null);
+          return false;
+        });
+      }
 
       // What deals and activities attach to: what this page wrote, the customer's links, or the CRM record carrying its id.
       const targets = new Map<string, { accountId: string | null; contactId: string | null }>();
@@ -659,7 +740,15 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
           targets.set(customerId, { accountId: accountIds[customerId] ?? t?.accountId ?? null, contactId: contactIds[customerId] ?? t?.contactId ?? null });
         }
         const attachable = (t: { accountId: string | null; contactId: string | null } | undefined) => t !== undefined && (deps.settings.mode === 'b2b' ? t.accountId !== null : t.contactId !== null);
-        const missing = [...new Set(toWrite.map((r) => r.customerId).filter((id) => !attachable(targets.get(id))))];
+        const unattached = [...new Set(toWrite.map((r) => r.customerId).filter((id) => !attachable(targets.get(id))))];
+        const unattachedHeld = await heldOf(unattached);
+        toWrite = toWrite.filter((r) => {
+          const hold = unattachedHeld.get(r.customerId);
+          if (hold === undefined) return true;
+          outcome(r, 'skipped', heldDependentReason(hold), null);
+          return false;
+        });
+        const missing = unattached.filter((id) => !unattachedHeld.has(id));
         if (missing.length > 0) {
           const found = deps.settings.mode === 'b2b' ? await crmCall(() => w.findAccounts(missing)) : await crmCall(() => w.findContacts(missing.map((customerId) => ({ customerId, email: null }))));
           for (const id of missing) {
@@ -678,9 +767,12 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
       let results: BatchWriteResult[] = [];
       if (toWrite.length > 0) {
         if (input.dryRun) {
-          const found = await crmCall(() => dryRunLookup(input.kind, toWrite));
+          // A record the index linked is the one the real run writes: no lookup for it.
+          const lookup = toWrite.filter((r) => identities.get(r.customerId)?.kind !== 'link');
+          const found = lookup.length > 0 ? await crmCall(() => dryRunLookup(input.kind, lookup)) : {};
           results = toWrite.map((r) => {
-            const id = found[keyOf(input.kind, r)];
+            const linked = identities.get(r.customerId);
+            const id = linked?.kind === 'link' ? linked.recordId : found[keyOf(input.kind, r)];
             return id ? { key: keyOf(input.kind, r), ok: true, id, created: false } : { key: keyOf(input.kind, r), ok: true, id: '', created: true };
           });
         } else {
@@ -691,7 +783,13 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
             // Polling a bulk job can take minutes: keep the heartbeat (and the job id in it) alive meanwhile.
             const keepAlive = input.bulk ? setInterval(() => ctx.heartbeat(state), 10_000) : null;
             try {
-              results = await crmCall(() => crmWrite(input.kind, toWrite, targets, accountIds, input.bulk ? {
+              // Deals this installation linked before (a rerun, a customer's workflow): written without their stage
+              // unless they are gone (one lookup); Stripe owning the stage writes it anyway.
+              const linkedDeals = input.kind === 'deals' && ownership.deal_stage !== 'stripe'
+                ? toWrite.flatMap((r) => (r.t === 'deal' && links.get(r.customerId)?.dealIds[r.deal.subscriptionId] ? [r.deal.subscriptionId] : []))
+                : [];
+              const existingDeals = new Set(linkedDeals.length > 0 ? Object.keys(await crmCall(() => w.findDeals(linkedDeals))) : []);
+              results = await crmCall(() => crmWrite(input.kind, toWrite, targets, accountIds, identities, existingDeals, input.bulk ? {
                 ...(state.jobId ? { jobId: state.jobId } : {}),
                 onJobCreated: (jobId) => {
                   state = { jobId };
@@ -717,12 +815,17 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
         const result = byKey.get(keyOf(input.kind, r));
         if (!result) outcome(r, 'failed', `${deps.crm.provider} returned no result for this record`, null);
         else if (!result.ok) outcome(r, 'failed', result.reason, null);
-        else if (input.dryRun) outcome(r, result.created ? 'created' : 'matched', null, result.id || null);
         else {
-          // Timeline activities that existed are left as they were: matched, not updated.
-          const o: BackfillOutcomeName = result.created ? 'created' : r.t === 'activity' ? 'matched' : 'updated';
-          outcome(r, o, null, result.id);
-          written.push({ r, id: result.id });
+          const linked = identities.get(r.customerId);
+          const linkReason = linked?.kind === 'link' ? `linked to the existing record by ${linked.method}` : null;
+          if (input.dryRun) outcome(r, result.created ? 'created' : 'matched', linkReason, result.id || null);
+          else {
+            // Timeline activities that existed are left as they were, and a record the index linked was the
+            // customer's already: matched, not updated.
+            const o: BackfillOutcomeName = result.created ? 'created' : r.t === 'activity' || linked?.kind === 'link' ? 'matched' : 'updated';
+            outcome(r, o, linkReason, result.id);
+            written.push({ r, id: result.id });
+          }
         }
       }
 
@@ -739,7 +842,7 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
               repairs.push(r.t === 'deal' ? { stream: 'subscriptions', id: r.deal.subscriptionId } : { stream: 'customers', id: r.customerId });
             }
           }
-          await seedLinks(trx, input, written);
+          await seedLinks(trx, input, written, identities);
         }
         await log(trx, input, rows);
         const batchOfKey = new Map(records.map((r) => [keyOf(input.kind, r), r.batchId]));
@@ -784,8 +887,11 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
         await trx.updateTable('backfillRuns')
           .set({ status: input.status, provider: deps.crm.provider, updatedAt: now, ...(finished ? { finishedAt: now } : {}), ...(input.summary !== undefined ? { summary: JSON.stringify(input.summary) } : {}) })
           .where('id', '=', input.runId).execute();
-        // Staged pages of a finished run (a cancelled run's unwritten ones included) are not needed any more.
-        if (finished) await trx.deleteFrom('backfillBatches').where('runId', '=', input.runId).execute();
+        // Staged pages of a finished run (a cancelled run's unwritten ones included) are not needed any more, nor is its identity index.
+        if (finished) {
+          await trx.deleteFrom('backfillBatches').where('runId', '=', input.runId).execute();
+          await identity.clear(trx, input.runId);
+        }
       });
     },
   };
@@ -795,7 +901,7 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
    * (backfill_seq): a workflow that sees it move writes its whole state again at its next round.
    * The recorded Stripe state age stays the workflow's: it is what the backfill compares with.
    */
-  async function seedLinks(trx: Transaction<Database>, input: BackfillWriteInput, written: ReadonlyArray<{ r: StagedRecord; id: string }>): Promise<void> {
+  async function seedLinks(trx: Transaction<Database>, input: BackfillWriteInput, written: ReadonlyArray<{ r: StagedRecord; id: string }>, identities: ReadonlyMap<string, AccountIdentity>): Promise<void> {
     const now = new Date();
     const perCustomer = new Map<string, { companyId: string | null; contactId: string | null; dealIds: Record<string, string> }>();
     for (const { r, id } of written) {
@@ -807,9 +913,11 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
     }
     const values = [...perCustomer].sort(([a], [b]) => a.localeCompare(b)).map(([customerId, e]) => ({
       accountId: input.accountId, customerId, provider: deps.crm.provider, companyId: e.companyId, contactId: e.contactId,
-      dealIds: JSON.stringify(e.dealIds), matchMethod: 'external-id', productIds: [], stripeStateAt: null, lastSyncedAt: now, backfillSeq: 1,
+      dealIds: JSON.stringify(e.dealIds), matchMethod: matchMethodOf(identities.get(customerId)), productIds: [], stripeStateAt: null, lastSyncedAt: now, backfillSeq: 1,
     }));
     await trx.insertInto('crmLinks').values(values).onConflict((oc) => oc.columns(['accountId', 'customerId']).doUpdateSet({
+      // The identity step that found the company, when this write is the one that gives the customer one.
+      matchMethod: sql`case when crm_links.company_id is null and excluded.company_id is not null then excluded.match_method else crm_links.match_method end`,
       companyId: sql`coalesce(excluded.company_id, crm_links.company_id)`,
       contactId: sql`coalesce(excluded.contact_id, crm_links.contact_id)`,
       dealIds: sql`crm_links.deal_ids || excluded.deal_ids`,
@@ -832,6 +940,14 @@ export interface BackfillSettings {
   batchLimit: number;
   /** Runs above this many records write through bulk jobs (0: never). */
   bulkThreshold: number;
+  /** The configured identity options (IDENTITY_*) when runs resolve identities through an index (B2B); null otherwise. */
+  identity: IdentityOptions | null;
+}
+
+/** crm_links.match_method of a company the backfill wrote: how the index found it, 'created' when nothing matched. */
+function matchMethodOf(identity: AccountIdentity | undefined): string {
+  if (identity?.kind === 'link') return identity.method;
+  return identity?.kind === 'create' ? 'created' : 'external-id';
 }
 
 /** Step results keep their counts as strings (the results column maps names to record ids). */

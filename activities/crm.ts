@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { CrmLinks } from '../domain/crm-plan.js';
 import type { TimelineEntry } from '../domain/customer-events.js';
-import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type AccountInput, type ContactInput, type CrmAdapter, type CrmFields, type DealInput } from './crm/types.js';
+import type { FieldOwner } from '../domain/identity.js';
+import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type AccountInput, type ContactInput, type CrmAdapter, type CrmFields, type DealInput, type StageConflict } from './crm/types.js';
 import { createRollups, type CustomerKey } from './rollup.js';
 import { recordSyncResult, type RecordSyncResultInput } from './sync-records.js';
 
@@ -17,6 +18,8 @@ export interface SyncRoundInput {
   account: Omit<AccountInput, 'customerId' | 'recordId'> | null;
   contact: Omit<ContactInput, 'customerId' | 'accountId' | 'recordId'> | null;
   deals: Array<Omit<DealInput, 'recordId'>>;
+  /** Who decides an existing deal's stage (FIELD_OWNERSHIP `deal_stage`). */
+  stageOwner?: FieldOwner;
   timeline: TimelineEntry[];
   /** The last round found another customer on the account's record (a roll-up record, see activities/rollup.ts). */
   sharedRecord?: boolean;
@@ -113,11 +116,21 @@ export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database
       let timelineKeys: string[] = [];
       if (input.deals.length > 0) {
         together.push(async () => {
+          const conflicts: StageConflict[] = [];
           const dealIds = await call('upsert deals', () => deps.crm.upsertDeals({
             customerId, accountId: links.accountId, contactId: links.contactId,
             deals: input.deals.map((d) => ({ ...d, recordId: links.dealIds[d.subscriptionId] ?? null })),
+            ...(input.stageOwner ? { stageOwner: input.stageOwner } : {}),
+            onStageConflict: (c) => conflicts.push(c),
           }));
           links = { ...links, dealIds: { ...links.dealIds, ...dealIds } };
+          if (conflicts.length > 0) {
+            // Every disagreement over a deal's stage is logged, whoever won.
+            await deps.db.insertInto('fieldConflicts').values(conflicts.map((c) => ({
+              accountId: self.accountId, customerId, provider: deps.crm.provider, recordId: c.recordId, field: 'deal_stage',
+              stripeValue: c.stripeValue, crmValue: c.crmValue, winner: c.winner, rule: c.rule,
+            }))).execute();
+          }
         });
       }
       if (input.timeline.length > 0) {

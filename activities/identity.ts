@@ -10,6 +10,8 @@ export interface IdentityReviewInput {
   customer: { id: string; email: string | null; name: string | null };
   /** Scored candidates, with what an operator needs to choose between them. */
   candidates: Array<{ recordId: string; method: string; score: number; name: string | null; domain: string | null }>;
+  /** Who asked: the customer's workflow (default) or a backfill, whose customer has no workflow waiting. */
+  source?: 'identity' | 'backfill';
 }
 
 /** The review queue's writes, as local activities of the customer workflow. */
@@ -31,6 +33,7 @@ export function createIdentityActivities(deps: { db: Kysely<Database> }) {
         candidates: JSON.stringify(input.candidates),
         resolution: null,
         resolvedAt: null,
+        ...(input.source ? { source: input.source } : {}),
       }).returning('id').executeTakeFirstOrThrow();
       return { id: String(row.id) };
     },

@@ -14,8 +14,11 @@ export interface RecordSyncResultInput {
   productIds: string[];
   /** Dead letters this successful write supersedes. */
   resolvedDeadLetterIds: string[];
-  /** How the CRM record was found: external-id, email, domain-name, review, created, unlinked. */
-  matchMethod: string;
+  /**
+   * How the CRM record was found: external-id, email, domain-name, review, created, unlinked. Null: this
+   * workflow matched nothing itself (it started from a stored link, e.g. a backfill's): the stored method stays.
+   */
+  matchMethod: string | null;
   /**
    * crm_links.backfill_seq as this workflow last saw it (from getSyncSettings before its first write, then
    * from each record). Absent: not compared (histories from before the check).
@@ -103,7 +106,7 @@ export async function recordSyncResult(deps: { db: Kysely<Database>; provider: s
       companyId: input.links.accountId,
       contactId: input.links.contactId,
       dealIds: JSON.stringify(input.links.dealIds),
-      matchMethod: input.matchMethod,
+      matchMethod: input.matchMethod ?? 'external-id',
       productIds: input.productIds,
       stripeStateAt,
       lastSyncedAt: now,
@@ -115,7 +118,11 @@ export async function recordSyncResult(deps: { db: Kysely<Database>; provider: s
       contactId: eb.ref('excluded.contactId'),
       dealIds: eb.ref('excluded.dealIds'),
       productIds: eb.ref('excluded.productIds'),
-      matchMethod: eb.ref('excluded.matchMethod'),
+      // A workflow that found the record by the Stripe id a link stamped on it (a backfill's, a review's)
+      // keeps the method that made the link: that is how the customer was matched.
+      ...(input.matchMethod !== null
+        ? { matchMethod: sql<string>`case when excluded.match_method = 'external-id' and crm_links.company_id is not distinct from excluded.company_id then crm_links.match_method else excluded.match_method end` }
+        : {}),
       // Never move the recorded Stripe state age backwards (a retried round may record after a newer one).
       stripeStateAt: sql`greatest(crm_links.stripe_state_at, excluded.stripe_state_at)`,
       lastSyncedAt: eb.ref('excluded.lastSyncedAt'),

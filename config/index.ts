@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidSubscriptionObjectError } from '../domain/errors.js';
+import { DEFAULT_FIELD_OWNERSHIP, OWNED_FIELDS, type FieldOwner, type FieldOwnership, type OwnedField } from '../domain/identity.js';
 import { parseSubscriptionObject } from '../domain/subscription-object.js';
 
 /**
@@ -119,6 +120,8 @@ const envSchema = z.object({
   IDENTITY_PLUS_ADDRESSING: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).default('false')),
   IDENTITY_AUTO_LINK_SCORE: score(0.94),
   IDENTITY_REVIEW_SCORE: score(0.85),
+  // field=owner pairs overriding DEFAULT_FIELD_OWNERSHIP, e.g. "deal_stage=shared,name=crm"; checked below.
+  FIELD_OWNERSHIP: optionalString,
   HUBSPOT_ACCESS_TOKEN: optionalString,
   HUBSPOT_BASE_URL: url(['http:', 'https:'], 'HTTP(S)'),
   SALESFORCE_INSTANCE_URL: url(['http:', 'https:'], 'HTTP(S)'),
@@ -210,6 +213,8 @@ export interface Config {
   sync: { debounceMs: number };
   /** Matching Stripe customers to existing CRM records (see domain/identity.ts). */
   identity: { noCandidate: 'create' | 'review' | 'unlinked'; plusAddressing: boolean; autoLinkScore: number; reviewScore: number };
+  /** Who decides each field both Stripe and the CRM's users may edit (domain/identity.ts FieldOwner). */
+  ownership: FieldOwnership;
   /** Scheduled reconciliation (Temporal Schedules created or updated at start). */
   reconciliation: {
     schedules: boolean;
@@ -286,6 +291,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!(err instanceof InvalidSubscriptionObjectError)) throw err;
     problems.push({ variable: 'CRM_SUBSCRIPTION_OBJECT', message: `${err.message} (CRM_PROVIDER=${e.CRM_PROVIDER})` });
   }
+  const ownership: FieldOwnership = { ...DEFAULT_FIELD_OWNERSHIP };
+  for (const pair of (e.FIELD_OWNERSHIP ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [field, owner, extra] = pair.split('=').map((p) => p.trim());
+    if (extra !== undefined || !OWNED_FIELDS.includes(field as OwnedField) || !['stripe', 'crm', 'shared'].includes(owner ?? '')) {
+      problems.push({ variable: 'FIELD_OWNERSHIP', message: `${JSON.stringify(pair)} is not field=owner with field one of ${OWNED_FIELDS.join(', ')} and owner stripe, crm or shared` });
+      continue;
+    }
+    ownership[field as OwnedField] = owner as FieldOwner;
+  }
   if (e.IDENTITY_REVIEW_SCORE > e.IDENTITY_AUTO_LINK_SCORE) {
     problems.push({ variable: 'IDENTITY_REVIEW_SCORE', message: 'must not exceed IDENTITY_AUTO_LINK_SCORE' });
   }
@@ -352,6 +366,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       autoLinkScore: e.IDENTITY_AUTO_LINK_SCORE,
       reviewScore: e.IDENTITY_REVIEW_SCORE,
     },
+    ownership,
     reconciliation: {
       schedules: e.RECONCILIATION_SCHEDULES === 'on',
       mode: e.RECONCILIATION_MODE,

@@ -48,6 +48,31 @@ export interface BackfillBatchTable {
   createdAt: Generated<Date>;
 }
 
+/**
+ * A backfill run's identity index (see the 2026-11-27T1620 migration): the CRM's companies/Accounts as
+ * they were when the run started, keyed for the matcher's three lookups (Stripe id, domain, and the
+ * contacts' emails below).
+ */
+export interface BackfillIdentityAccountTable {
+  runId: string;
+  recordId: string;
+  name: string | null;
+  /** Normalised (domain/identity.ts normalizeDomain); null when the record has none. */
+  domain: string | null;
+  /** The Stripe customer id the record carried when it was read. */
+  stripeCustomerId: string | null;
+  /** The customer this run linked the record to: no other customer of the run may take it. */
+  claimedBy: string | null;
+}
+
+/** A contact's email (trimmed, lower-cased) and one company/Account it belongs to. */
+export interface BackfillIdentityContactTable {
+  runId: string;
+  contactId: string;
+  accountId: string;
+  email: string;
+}
+
 /** A token bucket shared by every worker (Stripe reads). */
 export interface RateBudgetTable {
   name: string;

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { IdentityTables } from './identity-tables.js';
-import type { BackfillBatchTable, BackfillRecordTable, BackfillRunTable, RateBudgetTable } from './backfill-tables.js';
+import type { BackfillBatchTable, BackfillIdentityAccountTable, BackfillIdentityContactTable, BackfillRecordTable, BackfillRunTable, RateBudgetTable } from './backfill-tables.js';
 import type { ReconciliationTables } from './reconciliation-tables.js';
 
 /** Timestamps are written as Date and read back as Date (pg and PGlite both parse timestamptz). */
@@ -90,6 +90,8 @@ export interface Database extends ReconciliationTables, IdentityTables {
   backfillRuns: BackfillRunTable;
   backfillRecords: BackfillRecordTable;
   backfillBatches: BackfillBatchTable;
+  backfillIdentityAccounts: BackfillIdentityAccountTable;
+  backfillIdentityContacts: BackfillIdentityContactTable;
   rateBudgets: RateBudgetTable;
 }
 

@@ -19,7 +19,7 @@ export interface IdentityReviewTable {
    * reconciliation: no-crm-record, stripe-customer-missing, duplicate-stripe-id, duplicate-email, duplicate-domain.
    */
   reason: string;
-  /** 'identity' (the customer workflow's matcher) or 'reconciliation'. */
+  /** 'identity' (the customer workflow's matcher), 'backfill' (the same matcher, in a backfill) or 'reconciliation'. */
   source: Generated<string>;
   /** What a reconciliation finding is about (customer id or duplicate group), so a later run does not queue it twice. */
   subject: string | null;

@@ -5,7 +5,7 @@ import { computeSubscriptionMrr } from './mrr.js';
 import { toMajorUnits } from './money.js';
 import type { CustomerSyncState } from './customer-sync-state.js';
 import type { TimelineEntry } from './customer-events.js';
-import type { IdentityOptions } from './identity.js';
+import type { FieldOwnership, IdentityOptions } from './identity.js';
 import { toIsoDate } from './time.js';
 
 /**
@@ -28,6 +28,12 @@ export interface LastWritten {
   domain?: string | null;
   /** subscription id → a fingerprint of the deal as last written */
   deals: Record<string, string>;
+  /**
+   * subscription id → the Stripe stage of the deal's last write, whether or not its owner let it
+   * change the CRM's stage: a person's stage is then reported once, not at every write of the deal.
+   * Kept apart from the fingerprints, which a full resync forgets (see forgetWrites).
+   */
+  stages?: Record<string, PlannedDeal['stage']>;
 }
 
 export interface SyncSettings {
@@ -40,6 +46,8 @@ export interface SyncSettings {
    * (`custom`, CRM_SUBSCRIPTION_OBJECT), which also carries the subscription's renewal, trial and end dates.
    */
   subscriptionObject?: 'deal' | 'custom';
+  /** Who decides the fields both sides may edit (FIELD_OWNERSHIP); absent in runs started before it existed: the defaults. */
+  ownership?: FieldOwnership;
 }
 
 export interface PlannedDeal {
@@ -59,6 +67,8 @@ export interface PlannedDeal {
   trialEndDate?: string | null;
   /** When the subscription ended, or the end a cancellation has scheduled. */
   endDate?: string | null;
+  /** Stripe's stage at our last write, for a deal that exists as far as we know (see activities/crm/types.ts DealInput.lastStage). */
+  lastStage?: PlannedDeal['stage'];
 }
 
 export interface CrmPlan {
@@ -125,15 +135,41 @@ export function dealFingerprint(deal: PlannedDeal): string {
   return JSON.stringify(deal.nextRenewalDate === undefined ? base : [...base, deal.nextRenewalDate, deal.trialEndDate ?? null, deal.endDate ?? null]);
 }
 
+/** Stripe's stage at our last write of a deal: recorded apart, or (workflows older than that record) inside its fingerprint. */
+export function lastWrittenStage(written: LastWritten, subscriptionId: string): PlannedDeal['stage'] | undefined {
+  const known = written.stages?.[subscriptionId];
+  if (known) return known;
+  const fingerprint = written.deals[subscriptionId];
+  if (!fingerprint) return undefined;
+  const stage: unknown = (JSON.parse(fingerprint) as unknown[])[3];
+  return stage === 'open' || stage === 'won' || stage === 'lost' ? stage : undefined;
+}
+
+/**
+ * Forgets what was written so the next round writes every field again (a full resync, a backfill write
+ * since the last round), but not the deal stages we wrote: those decide whether a person moved a deal.
+ */
+export function forgetWrites(written: LastWritten): LastWritten {
+  const stages: Record<string, PlannedDeal['stage']> = {};
+  for (const subscriptionId of new Set([...Object.keys(written.deals), ...Object.keys(written.stages ?? {})])) {
+    const stage = lastWrittenStage(written, subscriptionId);
+    if (stage) stages[subscriptionId] = stage;
+  }
+  return { fields: null, contactEmail: null, deals: {}, stages };
+}
+
 export function planCrmWrites(state: CustomerSyncState, links: CrmLinks, written: LastWritten, settings: SyncSettings, now: number): CrmPlan {
   const fields = computeCrmFields(state.billing, { now, mrr: settings.mrr });
   const changedFields = changedCrmFields(written.fields, fields);
   const email = state.billing.customer.email;
   const writeContact = email !== null && (links.contactId === null || written.contactEmail !== email || (settings.mode === 'b2c' && changedFields.length > 0));
   const writeAccount = settings.mode === 'b2b' && (links.accountId === null || changedFields.length > 0);
-  const deals = planDeals(state, settings, now).filter(
-    (deal) => !links.dealIds[deal.subscriptionId] || written.deals[deal.subscriptionId] !== dealFingerprint(deal),
-  );
+  const deals = planDeals(state, settings, now)
+    .filter((deal) => !links.dealIds[deal.subscriptionId] || written.deals[deal.subscriptionId] !== dealFingerprint(deal))
+    .map((deal) => {
+      const lastStage = links.dealIds[deal.subscriptionId] ? lastWrittenStage(written, deal.subscriptionId) : undefined;
+      return lastStage === undefined ? deal : { ...deal, lastStage };
+    });
   return { fields, changedFields, writeAccount, writeContact, deals, timeline: state.pendingTimeline };
 }
 

@@ -210,21 +210,58 @@ export function matchCustomer(customer: IdentityCustomer, candidates: readonly C
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
-/** One field both sides may edit (company name and domain): whose value stands. */
+/**
+ * Who decides a field both Stripe and the people using the CRM could write (FIELD_OWNERSHIP). The
+ * `stripe_*` fields are always Stripe's; these are the ones a person may reasonably edit.
+ * - `shared`: written only when empty in the CRM or still equal to what we last wrote;
+ * - `crm`: written when the record is created (or the CRM value is empty), never over a person's value;
+ * - `stripe`: Stripe's value is written whenever it changes, over whatever the CRM shows.
+ */
+export type FieldOwner = 'stripe' | 'crm' | 'shared';
+export const OWNED_FIELDS = ['name', 'domain', 'email', 'deal_stage'] as const;
+export type OwnedField = (typeof OWNED_FIELDS)[number];
+export type FieldOwnership = Record<OwnedField, FieldOwner>;
+/** The issue's defaults: name and email shared, domain with them, the deal stage the sales team's. */
+export const DEFAULT_FIELD_OWNERSHIP: FieldOwnership = { name: 'shared', domain: 'shared', email: 'shared', deal_stage: 'crm' };
+
+/** One field both sides may edit (company name and domain, contact email, deal stage): whose value stands. */
 export interface SharedFieldDecision {
   write: boolean;
   /** Set when Stripe and the CRM disagree: logged, whichever wins. */
-  conflict: { winner: 'stripe' | 'crm'; rule: 'empty-in-crm' | 'unchanged-since-our-write' | 'edited-in-crm' } | null;
+  conflict: { winner: 'stripe' | 'crm'; rule: 'unchanged-since-our-write' | 'edited-in-crm' | 'stripe-owned' | 'crm-owned' } | null;
 }
 
 /**
- * Shared fields are written to the CRM only when empty there, or still equal to the value we last
- * wrote — so a person's edit in the CRM survives. Never written the other way (no reverse sync).
+ * Called when Stripe's value differs from what we last wrote, with what the CRM shows now. An empty
+ * CRM value is filled whoever owns the field; otherwise the owner decides (see FieldOwner), and
+ * every disagreement is reported. Never written the other way (no reverse sync).
  */
-export function decideSharedField(stripeValue: string | null, crmValue: string | null, lastWritten: string | null): SharedFieldDecision {
+export function decideSharedField(stripeValue: string | null, crmValue: string | null, lastWritten: string | null, owner: FieldOwner = 'shared'): SharedFieldDecision {
   const norm = (v: string | null) => (v ?? '').trim();
   if (norm(stripeValue) === '' || norm(stripeValue) === norm(crmValue)) return { write: false, conflict: null };
   if (norm(crmValue) === '') return { write: true, conflict: null };
+  if (owner === 'stripe') return { write: true, conflict: { winner: 'stripe', rule: 'stripe-owned' } };
+  if (owner === 'crm') return { write: false, conflict: { winner: 'crm', rule: 'crm-owned' } };
   if (lastWritten !== null && norm(crmValue) === norm(lastWritten)) return { write: true, conflict: { winner: 'stripe', rule: 'unchanged-since-our-write' } };
   return { write: false, conflict: { winner: 'crm', rule: 'edited-in-crm' } };
+}
+
+/**
+ * The deal stage, by its owner (default `crm`: the sales team moves deals through their pipeline).
+ * Values are in the CRM's terms (stage ids, StageName). `lastWritten` is the stage we last wrote
+ * (undefined: none, the deal is new to us); `crm` is what the CRM shows (undefined: not read;
+ * `exists: false`: the deal is gone and the write creates it). A deal new to us or being created
+ * again always gets its stage. After that, when Stripe's stage moves (a trial converts, ends unpaid)
+ * the CRM's stage is read and decideSharedField decides; when it has not moved the stage is left out,
+ * so an ordinary round reads nothing. `stripe` ownership writes the stage with every deal write.
+ */
+export function decideDealStage(stripeStage: string, lastWritten: string | undefined, crm: { exists: boolean; stage: string | null } | undefined, owner: FieldOwner = 'shared'): SharedFieldDecision {
+  if (lastWritten === undefined || (crm !== undefined && !crm.exists) || owner === 'stripe') return { write: true, conflict: null };
+  if (lastWritten === stripeStage || crm === undefined) return { write: false, conflict: null };
+  return decideSharedField(stripeStage, crm.stage, lastWritten, owner);
+}
+
+/** Whether decideDealStage needs the CRM's current stage: only when Stripe's stage moved since our last write. */
+export function dealStageReadNeeded(stripeStage: string, lastWritten: string | undefined, owner: FieldOwner = 'shared'): boolean {
+  return owner !== 'stripe' && lastWritten !== undefined && lastWritten !== stripeStage;
 }

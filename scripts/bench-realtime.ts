@@ -5,7 +5,7 @@ import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import Stripe from 'stripe';
 import { loadConfig } from '../config/index.js';
-import { parseArgs, percentile, saturate, startBenchInfrastructure } from './bench-support.js';
+import { parseArgs, parseDynamicConfig, percentile, saturate, startBenchInfrastructure } from './bench-support.js';
 import { stripeClientFor } from '../sandboxes/stripe/index.js';
 import type { Delivery, SeedResult } from '../sandboxes/stripe/index.js';
 import { startLocalStackWithExternalSandboxes } from './local-stack.js';
@@ -23,6 +23,8 @@ const args = parseArgs(process.argv.slice(2), {
   'admin-url': 'postgres://postgres@127.0.0.1:5432/postgres',
   // A file to write a CPU profile of this process's main thread (API, workers) during the ingest burst.
   'profile-ingest': '',
+  // Temporal server settings for this run, `key=value,...` (e.g. matching.numTaskqueueReadPartitions=1).
+  'temporal-config': '',
 });
 const customers = Number(args.customers);
 const rate = Number(args.rate);
@@ -34,7 +36,7 @@ const log = (line: string) => console.log(line);
 const ms = (v: number) => `${Math.round(v)} ms`;
 
 log(`bench:realtime customers=${customers} rate=${rate}/s seconds=${seconds} crm-limit=${crmRate} req/s (HubSpot sandbox window ${crmRate * 10}/10 s)`);
-const infra = await startBenchInfrastructure(args['admin-url']!, config.temporal.cliPath, process.env.PATH ?? '');
+const infra = await startBenchInfrastructure(args['admin-url']!, config.temporal.cliPath, process.env.PATH ?? '', parseDynamicConfig(args['temporal-config']!));
 const stack = await startLocalStackWithExternalSandboxes({
   temporalAddress: infra.temporal.address,
   databaseUrl: infra.databaseUrl,

@@ -11,10 +11,10 @@ export interface BenchInfrastructure {
   close(): Promise<void>;
 }
 
-export async function startBenchInfrastructure(adminUrl: string, cliPath: string | undefined, searchPath: string): Promise<BenchInfrastructure> {
+export async function startBenchInfrastructure(adminUrl: string, cliPath: string | undefined, searchPath: string, dynamicConfig: Record<string, unknown> = {}): Promise<BenchInfrastructure> {
   const cli = await findTemporalCli(cliPath, searchPath);
   if (!cli) throw new Error('benchmarks need the temporal CLI: run scripts/install-tools.sh temporal');
-  const temporal = await startTemporalDevServer({ cliPath: cli });
+  const temporal = await startTemporalDevServer({ cliPath: cli, dynamicConfig });
   const dbName = `crm_sync_bench_${Date.now()}_${randomBytes(2).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -36,6 +36,24 @@ export async function startBenchInfrastructure(adminUrl: string, cliPath: string
       await a.end();
     },
   };
+}
+
+/** `key=value,key=value` (a bench's --temporal-config) as dynamic config values; values are JSON where they parse. */
+export function parseDynamicConfig(spec: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`--temporal-config wants key=value pairs, got ${JSON.stringify(pair)}`);
+    const raw = pair.slice(at + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a bare string
+    }
+    out[pair.slice(0, at)] = value;
+  }
+  return out;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -44,6 +44,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** SQLite file that keeps workflows across restarts; omitted: in memory. */
   dbFilename?: string;
+  /** Server settings (`--dynamic-config-value key=value`), e.g. a low `limit.historyCount.suggestContinueAsNew` for a test. */
+  dynamicConfig?: Record<string, unknown>;
 }
 
 export interface DevServer {
@@ -66,7 +68,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
       ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : { ui: false }),
       ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
-      extraArgs: ['--log-level', 'error'],
+      extraArgs: ['--log-level', 'error', ...Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`])],
     },
   });
   return { address: env.address, env, stop: () => env.teardown() };

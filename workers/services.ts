@@ -50,7 +50,7 @@ export async function crmConnectionFromConfig(config: Config): Promise<CrmConnec
 
 export function syncSettings(config: Config): SyncSettings {
   return {
-    mode: config.crm.mode, mrr: { discounts: config.crm.mrrDiscounts }, debounceMs: config.sync.debounceMs, identity: config.identity,
+    mode: config.crm.mode, mrr: { discounts: config.crm.mrrDiscounts }, debounceMs: config.sync.debounceMs, identity: config.identity, ownership: config.ownership,
     ...(config.crm.subscriptionObject ? { subscriptionObject: 'custom' as const } : {}),
   };
 }

@@ -4,6 +4,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -53,6 +54,14 @@ interface StreamState {
   segments: BackfillSegment[];
 }
 
+/** The identity index being read (companies/Accounts, then contacts) and where it stopped. */
+interface IdentityIndexState {
+  object: 'accounts' | 'contacts' | 'done';
+  cursor: string | null;
+  rows: number;
+  requests: number;
+}
+
 /** Input of the backfill workflow (`backfill/<account>/<run id>`); `carried` crosses continue-as-new. */
 export interface BackfillInput {
   runId: string;
@@ -78,6 +87,8 @@ export interface BackfillInput {
     activeMs: number;
     paused: boolean;
     cancelled: boolean;
+    /** B2B runs with customers: the identity index (absent in runs from before it, which go on without one). */
+    identityIndex?: IdentityIndexState | null;
   };
 }
 
@@ -102,6 +113,8 @@ export interface BackfillProgress {
   inFlight: { reads: number; writes: number };
   /** Records re-read and written again because a customer workflow wrote while this run did. */
   repairs: number;
+  /** B2B: the CRM's companies/Accounts and contacts read into the run's identity index before any write. */
+  identityIndex: { rows: number; requests: number; done: boolean } | null;
 }
 
 const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { initialInterval: '500 ms', maximumInterval: '10 seconds' } });
@@ -137,6 +150,13 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
     heartbeatTimeout: '2 minutes',
     retry,
   }).backfillWrite;
+  // The index reads go through the CRM request budget like the writes; each call reads for about a minute.
+  const indexIdentity = proxyActivities<Activities>({
+    taskQueue: settings.writeTaskQueue,
+    startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: '2 minutes',
+    retry,
+  }).backfillIndexIdentity;
 
   const concurrency = Math.max(1, input.concurrency ?? 8);
   // Writes waiting on the CRM queue. Temporal spreads a task queue over partitions and each enforces its
@@ -167,6 +187,13 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
   let activeSince: number | null = Date.now();
   let paused = carried?.paused ?? false;
   let cancelled = carried?.cancelled ?? false;
+  // A B2B run with customers first reads the CRM's companies and contacts into its identity index, so its
+  // customers are matched to the records that exist as the real-time path would match them. A run started
+  // before the index existed has no marker in its history and goes on without one.
+  const identityIndex: IdentityIndexState | null = carried
+    ? (carried.identityIndex ?? null)
+    : settings.identity && input.filters.objects.includes('customers') && patched('backfill-identity-index') ? { object: 'accounts', cursor: null, rows: 0, requests: 0 } : null;
+  const identityOptions = identityIndex !== null && settings.identity ? settings.identity : null;
   let pagesThisRun = 0;
   let rolledOver = false;
   let rollOverSince: number | null = null;
@@ -197,16 +224,19 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
     return {
       runId: input.runId,
       status: final ?? (cancelled ? 'cancelling' : paused ? 'paused' : 'running'),
-      dryRun: input.dryRun, processed, counts, stripeReads, crmRequests, fraction: f, activeSeconds: activeSeconds(),
+      dryRun: input.dryRun, processed, counts, stripeReads, crmRequests: crmRequests + indexRequests(), fraction: f, activeSeconds: activeSeconds(),
       rate: eta.rate, etaSeconds: eta.etaSeconds, estimatedTotal: eta.estimatedTotal,
+      // The index is read once whatever the run's size: its requests are not scaled with the fraction done.
       estimatedRunSeconds: input.dryRun && scale !== null
-        ? estimateRunSeconds({ crmRequests: crmRequests * scale, stripeReads: stripeReads * scale }, { crmPerSecond: settings.crmRateLimitPerSecond, stripeReadsPerSecond: settings.stripeReadRateLimitPerSecond })
+        ? estimateRunSeconds({ crmRequests: crmRequests * scale + indexRequests(), stripeReads: stripeReads * scale }, { crmPerSecond: settings.crmRateLimitPerSecond, stripeReadsPerSecond: settings.stripeReadRateLimitPerSecond })
         : null,
       staged: ready.length,
       inFlight: { reads: reading.size, writes: writing.size },
       repairs: repairsDone,
+      identityIndex: identityIndex && { rows: identityIndex.rows, requests: identityIndex.requests, done: identityIndex.object === 'done' },
     };
   };
+  const indexRequests = () => identityIndex?.requests ?? 0;
 
   setHandler(backfillProgressQuery, () => progress());
   setHandler(pauseBackfillSignal, () => {
@@ -302,6 +332,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
       parts: group.map((b) => ({ batchId: b.batchId, part: b.steps[b.next]!.part, last: b.next === b.steps.length - 1 })),
       ...(input.retryOf ? { retryOf: input.retryOf } : {}),
       ...(bulk ? { bulk: true } : {}),
+      ...(identityOptions && kind === 'accounts' ? { identity: identityOptions } : {}),
     }).then((result: BackfillWriteResult) => {
       counts = addCounts(counts, result.counts);
       processed += Object.values(result.counts).reduce((a, b) => a + b, 0);
@@ -323,7 +354,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
 
   let lastStatus: 'running' | 'paused' = paused ? 'paused' : 'running';
   try {
-    await loop();
+    if (identityIndex && !(await buildIdentityIndex(identityIndex))) rolledOver = true;
+    else await loop();
   } catch (err) {
     // A page that cannot succeed (a refused Stripe request, an unsupported adapter): the run stops visibly.
     await local.backfillSetStatus({ runId: input.runId, status: 'failed', summary: { ...progress(), error: err instanceof Error ? err.message : String(err) } });
@@ -332,7 +364,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
   if (rolledOver) {
     return continueAsNew<typeof backfillWorkflow>({
       ...input,
-      carried: { streams, totalSpan, ready, repairs, repairSeq, counts, processed, stripeReads, crmRequests, activeMs, paused, cancelled },
+      carried: { streams, totalSpan, ready, repairs, repairSeq, counts, processed, stripeReads, crmRequests, activeMs, paused, cancelled, identityIndex },
     });
   }
 
@@ -342,6 +374,38 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
   await local.backfillSetStatus({ runId: input.runId, status: final.status === 'canceled' ? 'canceled' : 'completed', summary: final });
   log.info('backfill finished', { runId: input.runId, processed, counts });
   return final;
+
+  /**
+   * Reads the CRM's companies/Accounts, then contacts, into the identity index, each activity a minute of
+   * pages. False when the run should continue as new first (the cursor travels in `carried`).
+   */
+  async function buildIdentityIndex(index: IdentityIndexState): Promise<boolean> {
+    while (index.object !== 'done' && !cancelled) {
+      const wantStatus = paused ? 'paused' : 'running';
+      if (wantStatus !== lastStatus) {
+        await local.backfillSetStatus({ runId: input.runId, status: wantStatus });
+        lastStatus = wantStatus;
+      }
+      if (paused) {
+        await condition(() => !paused || cancelled);
+        continue;
+      }
+      if (workflowInfo().continueAsNewSuggested) {
+        if (activeSince !== null) activeMs += Date.now() - activeSince;
+        return false;
+      }
+      setCurrentDetails(`building the identity index: ${index.object === 'accounts' ? 'companies' : 'contacts'} · ${index.rows} rows, ${index.requests} CRM requests`);
+      const result = await indexIdentity({ runId: input.runId, object: index.object, cursor: index.cursor });
+      index.rows += result.rows;
+      index.requests += result.requests;
+      if (result.next !== null) index.cursor = result.next;
+      else {
+        index.object = index.object === 'accounts' ? 'contacts' : 'done';
+        index.cursor = null;
+      }
+    }
+    return true;
+  }
 
   async function loop(): Promise<void> {
     for (;;) {

@@ -18,8 +18,8 @@ import {
 import type * as activityModule from '../activities/index.js';
 import type { SyncRoundInput } from '../activities/crm.js';
 import type { CustomerEvent } from '../domain/customer-events.js';
-import { dealFingerprint, planCrmWrites, splitName, type CrmLinks, type LastWritten } from '../domain/crm-plan.js';
-import { companyDomainOf, decideSharedField, matchCustomer, type MatchMethod } from '../domain/identity.js';
+import { dealFingerprint, forgetWrites, planCrmWrites, splitName, type CrmLinks, type LastWritten } from '../domain/crm-plan.js';
+import { companyDomainOf, decideSharedField, DEFAULT_FIELD_OWNERSHIP, matchCustomer, type MatchMethod } from '../domain/identity.js';
 import {
   applyCustomerEvent,
   applyFetchedCustomer,
@@ -49,8 +49,12 @@ export const reviewResolvedSignal = defineSignal<[ReviewResolution]>('reviewReso
 /** A person links this customer to another CRM record, or unlinks it (`recordId: null`). Audited. */
 export const relinkSignal = defineSignal<[{ recordId: string | null }]>('relink');
 
-/** `source: 'reconciliation'`: a review reconciliation queued (the customer had no CRM record), not the one the workflow waits on. */
-export type ReviewResolution = { reviewId: string; source?: 'identity' | 'reconciliation' } & ({ action: 'link'; recordId: string } | { action: 'create' } | { action: 'ignore' });
+/**
+ * `source: 'reconciliation'`: a review reconciliation queued (the customer had no CRM record), not the one
+ * the workflow waits on. `source: 'backfill'`: a matcher review no workflow was waiting on (a backfill
+ * queued it), sent with the workflow's start.
+ */
+export type ReviewResolution = { reviewId: string; source?: 'identity' | 'reconciliation' | 'backfill' } & ({ action: 'link'; recordId: string } | { action: 'create' } | { action: 'ignore' });
 
 export type SyncStateName = 'pending' | 'synced' | 'retrying' | 'dead-lettered' | 'awaiting-review' | 'unlinked';
 
@@ -158,7 +162,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   setHandler(reviewResolvedSignal, (resolution) => {
     // Waiting on the matcher's review, any decision about this customer answers it.
     if (resolution.reviewId === identity.reviewId || syncState === 'awaiting-review') reviewResolution = resolution;
-    else if (resolution.source === 'reconciliation') decided = resolution;
+    else if (resolution.source === 'reconciliation' || resolution.source === 'backfill') decided = resolution;
   });
   setHandler(resyncUpdate, async ({ full }) => {
     resyncRequested = full || resyncRequested === 'full' ? 'full' : 'quick';
@@ -178,6 +182,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   // Backfill writes to this customer as last seen: read before the first write, then at every record.
   let backfillSeq = carried?.backfillSeq ?? settings.backfillSeq ?? 0;
   const crm = crmProxy(settings.crmTaskQueue);
+  const ownership = settings.ownership ?? DEFAULT_FIELD_OWNERSHIP;
   // Search attributes are upserted only when they change: each upsert is a history event and a
   // visibility write, and most rounds leave them as they were.
   let visible = '';
@@ -240,7 +245,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       const reasons = missingInformation(state);
       // A full resync also forgets what was last written, so every field is written again: it
       // repairs a CRM value someone changed by hand, which comparing with our own last write cannot see.
-      if (full) written = { fields: null, contactEmail: null, deals: {} };
+      if (full) written = forgetWrites(written);
       if (full || fullFetchNeeded || reasons.length > 0) {
         const fetched = await stripe.fetchStripeCustomer.executeWithOptions(
           { summary: full || fullFetchNeeded ? 'Read the customer\'s full state from Stripe' : `Refetch from Stripe: ${reasons.join('; ')}` },
@@ -314,8 +319,9 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       links,
       // A record created because nothing matched carries only what Stripe knows: flag it for enrichment, once.
       account: writeAccount ? { name: shared.name, domain: shared.domain, fields: !links.accountId && identity.method === 'created' ? { ...plan.fields, needs_enrichment: true } : plan.fields } : null,
-      contact: writeContact ? { email: customer.email!, previousEmail: written.contactEmail, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {} } : null,
+      contact: writeContact ? { email: customer.email!, previousEmail: written.contactEmail, emailOwner: ownership.email, ...splitName(customer.name), fields: settings.mode === 'b2c' ? plan.fields : {} } : null,
       deals: plan.deals,
+      stageOwner: ownership.deal_stage,
       timeline: plan.timeline,
       record: roundRecord(),
       sharedRecord,
@@ -327,6 +333,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     written = {
       ...written,
       deals: { ...written.deals, ...Object.fromEntries(plan.deals.map((d) => [d.subscriptionId, dealFingerprint(d)])) },
+      stages: { ...written.stages, ...Object.fromEntries(plan.deals.map((d) => [d.subscriptionId, d.stage])) },
       fields: plan.fields,
       contactEmail: customer.email ?? written.contactEmail,
     };
@@ -343,7 +350,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       oldestReceivedAtMs: state.oldestUnsyncedReceivedAtMs,
       productIds: [...new Set(Object.values(state.billing.subscriptions).flatMap((s) => s.items.map((i) => i.price.productId).filter((p): p is string => p !== null)))],
       resolvedDeadLetterIds: openDeadLetters,
-      matchMethod: identity.method ?? 'external-id',
+      matchMethod: identity.method,
       knownBackfillSeq: backfillSeq,
     };
   }
@@ -361,7 +368,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     // after this round's (older Stripe state over newer), and what `written` says is in the CRM may not
     // be: write everything again.
     if (recorded.rewrite) {
-      written = { fields: null, contactEmail: null, deals: {} };
+      written = forgetWrites(written);
       state = { ...state, dirty: true };
     }
     if (recorded.backfillSeq !== undefined) backfillSeq = recorded.backfillSeq;
@@ -387,8 +394,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     const record = await crm.crmReadAccount.executeWithOptions({ summary: 'Read the CRM\'s company name and domain (ownership check)' }, [{ customerId }]);
     const crmName = record?.properties.name ?? null;
     const crmDomain = record?.properties.domain ?? null;
-    const byName = decideSharedField(name, crmName, lastName);
-    const byDomain = decideSharedField(domain, crmDomain, lastDomain);
+    const byName = decideSharedField(name, crmName, lastName, ownership.name);
+    const byDomain = decideSharedField(domain, crmDomain, lastDomain, ownership.domain);
     const conflicts = [
       ...(byName.conflict ? [{ field: 'name', stripeValue: name, crmValue: crmName, ...byName.conflict }] : []),
       ...(byDomain.conflict ? [{ field: 'domain', stripeValue: domain, crmValue: crmDomain, ...byDomain.conflict }] : []),
@@ -409,6 +416,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     decided = null;
     if (decision.action === 'link') {
       await applyRelink(decision.recordId);
+      // The matcher's review answered, as when the workflow waits on it (counted by method 'review').
+      if (decision.source === 'backfill') identity = { method: 'review', reviewId: decision.reviewId };
       return;
     }
     const from = links.accountId;

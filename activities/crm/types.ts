@@ -1,5 +1,5 @@
 import type { CrmFieldName } from '../../domain/crm-field-names.js';
-import type { CrmCandidate } from '../../domain/identity.js';
+import type { CrmCandidate, FieldOwner } from '../../domain/identity.js';
 import type { CrmFieldValue } from '../../domain/crm-fields.js';
 import type { TimelineEntry } from '../../domain/customer-events.js';
 import type { ScanInput, ScanPage } from './scan.js';
@@ -88,6 +88,8 @@ export interface ContactInput {
    * changed only while the CRM still shows this value (or nothing), so a person's edit survives.
    */
   previousEmail?: string | null;
+  /** Who decides the email of a known contact (FIELD_OWNERSHIP; default shared). */
+  emailOwner?: FieldOwner;
 }
 
 export type DealStage = 'open' | 'won' | 'lost';
@@ -107,6 +109,12 @@ export interface DealInput {
   trialEndDate?: string | null;
   endDate?: string | null;
   recordId?: string | null;
+  /**
+   * Stripe's stage at our last write of this deal, when it exists as far as we know: with DealsInput.stageOwner
+   * it decides whether the stage is written (domain/identity.ts decideDealStage). Absent: the stage is
+   * written. A custom subscription object's stage is a Stripe field and always written.
+   */
+  lastStage?: DealStage;
 }
 
 export interface DealsInput {
@@ -114,6 +122,20 @@ export interface DealsInput {
   accountId: string | null;
   contactId: string | null;
   deals: DealInput[];
+  /** Who decides the stage of an existing deal (FIELD_OWNERSHIP `deal_stage`; default shared, see decideDealStage). */
+  stageOwner?: FieldOwner;
+  /** Told of every deal whose CRM stage disagreed with Stripe's (see DealInput.lastStage), whoever won. */
+  onStageConflict?: (conflict: StageConflict) => void;
+}
+
+export interface StageConflict {
+  subscriptionId: string;
+  recordId: string;
+  /** In the CRM's terms: stage ids (HubSpot), StageName (Salesforce). */
+  stripeValue: string;
+  crmValue: string | null;
+  winner: 'stripe' | 'crm';
+  rule: string;
 }
 
 export interface TimelineInput {
@@ -189,6 +211,50 @@ export interface CrmBackfillWriter {
   findContacts(inputs: Array<{ customerId: string; email: string | null }>): Promise<Record<string, string>>;
   findDeals(subscriptionIds: string[]): Promise<Record<string, string>>;
   findActivities(keys: string[]): Promise<Record<string, string>>;
+  /**
+   * Identity index of a B2B backfill: one page of every company/Account (HubSpot 100 per request,
+   * Salesforce up to 2,000), with the list APIs rather than search (search is limited to 5 requests/s on
+   * HubSpot and stops at 10,000 results). `cursor` is null for the first page, then the previous `next`.
+   */
+  listAccountsForIdentity(cursor: string | null): Promise<IdentityIndexPage<IdentityIndexAccount>>;
+  /** Identity index: one page of every contact, with its email and the companies/Accounts it belongs to. */
+  listContactsForIdentity(cursor: string | null): Promise<IdentityIndexPage<IdentityIndexContact>>;
+  /**
+   * Records the matcher linked a customer to (by email or domain, or carrying its Stripe id already):
+   * writes the Stripe fields on each by its id and stamps the customer id on it, so upserts by the id
+   * land there from now on. `name` and `domain` are written only when given (the caller gives them when
+   * the record has none). Keys are customer ids; a record that no longer exists fails with its reason.
+   */
+  updateAccounts(inputs: AccountUpdateInput[]): Promise<BatchWriteResult[]>;
+}
+
+export interface IdentityIndexPage<T> {
+  rows: T[];
+  /** Null after the last page. */
+  next: string | null;
+}
+
+export interface IdentityIndexAccount {
+  recordId: string;
+  name: string | null;
+  /** As stored in the CRM (domain, or Website). */
+  domain: string | null;
+  stripeCustomerId: string | null;
+}
+
+export interface IdentityIndexContact {
+  contactId: string;
+  email: string;
+  accountIds: string[];
+}
+
+export interface AccountUpdateInput {
+  customerId: string;
+  recordId: string;
+  /** Shared fields: given only for a record that has none (the CRM owns them). */
+  name: string | null;
+  domain: string | null;
+  fields: CrmFields;
 }
 
 export interface CrmRecord {

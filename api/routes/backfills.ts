@@ -100,7 +100,7 @@ export function backfillRoutes(deps: { temporal: Client; db: Kysely<Database>; w
       .orderBy('stripeId').limit(limit + 1).execute();
     const page = rows.slice(0, limit);
     return c.json({
-      data: page.map((r) => ({ objectType: r.objectType, stripeId: r.stripeId, outcome: r.outcome, reason: r.reason, crmRecordId: r.crmRecordId, attempts: r.attempts, updatedAt: r.updatedAt })),
+      data: page.map((r) => ({ objectType: r.objectType, stripeId: r.stripeId, customerId: r.customerId, outcome: r.outcome, reason: r.reason, crmRecordId: r.crmRecordId, attempts: r.attempts, updatedAt: r.updatedAt })),
       hasMore: rows.length > limit,
       nextAfter: rows.length > limit ? page.at(-1)?.stripeId ?? null : null,
     });
@@ -174,6 +174,7 @@ export function backfillRoutes(deps: { temporal: Client; db: Kysely<Database>; w
       stripeReads: progress?.stripeReads ?? null,
       crmRequests: progress?.crmRequests ?? null,
       repairs: progress?.repairs ?? 0,
+      identityIndex: progress?.identityIndex ?? null,
       createdAt: row.createdAt,
       finishedAt: row.finishedAt,
       summary: row.summary,

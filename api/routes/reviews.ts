@@ -153,8 +153,10 @@ export function reviewRoutes(deps: { temporal: Client; db: Kysely<Database>; wor
         try {
           await deps.temporal.workflow.getHandle(customerWorkflowId(accountId, review.customerId!)).signal('reviewResolved', resolution);
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'workflow_not_running', `the sync workflow of ${review.customerId} is not running; resync the customer first`);
-          throw err;
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          // No workflow waits on it (a backfill queued it, or the workflow has ended): start the customer's
+          // workflow with the decision; it reads the customer from Stripe and syncs it to the chosen record.
+          await toCustomer(review.customerId!, 'reviewResolved', { ...resolution, source: 'backfill' });
         }
         return;
       }

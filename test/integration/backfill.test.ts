@@ -126,7 +126,7 @@ describe('historical backfill to HubSpot (B2B) through the API, the workflow and
   it('writes companies, contacts and deals once each, associated as the real-time path does, keeps newer workflow data, seeds the links', async () => {
     const done = await run({});
     expect(done.byObject).toEqual({
-      customer: counts({ created: CUSTOMERS - 2, updated: 1, skipped: 1 }),
+      customer: counts({ created: CUSTOMERS - 2, matched: 1, skipped: 1 }),
       contact: counts({ created: CUSTOMERS - 1, skipped: 1 }),
       subscription: counts({ created: CUSTOMERS - 1, skipped: 1 }),
     });
@@ -151,10 +151,10 @@ describe('historical backfill to HubSpot (B2B) through the API, the workflow and
       expect(Number(deal.properties.amount)).toBeGreaterThan(0);
     }
     const existing = await hubspot.crm.companies.basicApi.getById(customerIds[0]!, ['name', 'stripe_subscription_status', 'stripe_mrr', 'stripe_ltv'], undefined, undefined, false, 'stripe_customer_id');
-    // Matched by stripe_customer_id and updated in place (the name follows Stripe, as in the real-time
-    // path); payment totals are not known to a backfill, so not written.
+    // Matched by stripe_customer_id through the identity index and written by its id; the CRM owns its
+    // name. Payment totals are not known to a backfill, so not written.
     expect(existing.id).toBe(existingId);
-    expect(existing.properties).toMatchObject({ name: expect.stringMatching(/^Customer /), stripe_subscription_status: 'active' });
+    expect(existing.properties).toMatchObject({ name: 'Existing Co', stripe_subscription_status: 'active' });
     expect(Number(existing.properties.stripe_mrr)).toBeGreaterThan(0);
     expect(existing.properties.stripe_ltv ?? '').toBe('');
     const links = await stack.database.db.selectFrom('crmLinks').selectAll().where('accountId', '=', stack.accountId).execute();
@@ -185,18 +185,29 @@ describe('historical backfill to HubSpot (B2B) through the API, the workflow and
     expect((await objects('companies')).filter((c) => c.properties.stripe_customer_id === customerId)).toHaveLength(1);
     expect((await objects('contacts')).filter((c) => c.properties.stripe_customer_id === customerId)).toHaveLength(1);
 
+    // The sales team moves one deal on and deletes another: a rerun keeps the first's stage (the CRM
+    // owns it) and creates the second again, with its stage.
+    const [moved, deleted] = (await objects('deals')).filter((d) => d.properties.stripe_subscription_id !== subscription!.id);
+    await hubspot.crm.deals.basicApi.update(moved!.id, { properties: { dealstage: 'contractsent' } });
+    await hubspot.crm.deals.basicApi.archive(deleted!.id);
+
     // Stripe state ages are whole seconds and a tie counts as the workflow's: read a second later.
     await new Promise((r) => setTimeout(r, 1_100));
     const again = await run({ objects: ['customers', 'subscriptions'] });
-    expect(again.counts.created).toBe(0);
+    expect(again.counts.created).toBe(1);
     expect(again.byObject.customer!.updated).toBe(CUSTOMERS - 1);
     expect(await objects('companies')).toHaveLength(CUSTOMERS - 1);
     expect(await objects('contacts')).toHaveLength(CUSTOMERS - 1);
-    expect(await objects('deals')).toHaveLength(CUSTOMERS - 1);
+    const deals = await objects('deals');
+    expect(deals).toHaveLength(CUSTOMERS - 1);
+    expect(deals.find((d) => d.id === moved!.id)?.properties.dealstage).toBe('contractsent');
+    expect(deals.find((d) => d.properties.stripe_subscription_id === deleted!.properties.stripe_subscription_id)?.properties.dealstage).toBe('closedwon');
   }, 150_000);
 
   it('honours the created range and survives CRM and Stripe 429s without losing a record', async () => {
     await sandboxFaults('hubspot', { path: '^/crm/v3/objects/companies/batch/upsert', rate429: 1, times: 3 });
+    // The identity index's contact listing too: its activity waits out the delay and reads on.
+    await sandboxFaults('hubspot', { method: 'GET', path: '^/crm/v3/objects/contacts$', rate429: 1, times: 1 });
     // More than the Stripe client's own retries (two) absorb: the read activity itself is retried.
     await sandboxFaults('stripe', { path: '^/v1/customers$', rate429: 1, times: 4 });
     const mid = '2024-07-01';
@@ -205,7 +216,7 @@ describe('historical backfill to HubSpot (B2B) through the API, the workflow and
     for await (const c of stack.stripe.customers.list({ limit: 100, created: { gte: Date.parse(mid) / 1000 } })) expected.push(c.id);
     expect(expected.length).toBeGreaterThan(0);
     expect(expected.length).toBeLessThan(CUSTOMERS);
-    expect((await sandboxFaults('hubspot', null)).injected['429']).toBe(3);
+    expect((await sandboxFaults('hubspot', null)).injected['429']).toBe(3 + 1);
     expect((await sandboxFaults('stripe', null)).injected['429']).toBe(4);
     const inRange = expected.filter((id) => id !== customerIds[1]);
     expect(done.byObject.customer!.updated + done.byObject.customer!.skipped).toBe(expected.length);
@@ -460,7 +471,7 @@ describe('historical backfill to Salesforce through jsforce', () => {
     await stack?.close();
   });
 
-  it('upserts Accounts, Contacts and Opportunities by the Stripe ids in collections of 200, keeping an existing Account\'s name and adopting a contact', async () => {
+  it('upserts Accounts, Contacts and Opportunities by the Stripe ids in collections of 200, matching an existing Account and keeping its name, adopting a contact', async () => {
     stack.sandboxes.stripe.sandbox.seed({ customers: 150, subscriptionsPerCustomer: 1, withInvoices: false, emitEvents: false });
     const ids: string[] = [];
     const emails = new Map<string, string>();
@@ -475,7 +486,7 @@ describe('historical backfill to Salesforce through jsforce', () => {
     // One chain: full pages of 100, two to a collection call.
     const done = await run({ concurrency: 1 });
     expect(done.byObject).toEqual({
-      customer: counts({ created: 149, updated: 1 }),
+      customer: counts({ created: 149, matched: 1 }),
       contact: counts({ created: 149, updated: 1 }),
       subscription: counts({ created: 150 }),
     });
@@ -492,8 +503,9 @@ describe('historical backfill to Salesforce through jsforce', () => {
     expect(opportunities).toHaveLength(150);
     expect(new Set(opportunities.map((o) => o.Stripe_Subscription_ID__c)).size).toBe(150);
     for (const o of opportunities) expect(o).toMatchObject({ StageName: 'Closed Won', AccountId: expect.stringMatching(/^001/) });
-    // 150 customers in pages of 100, written two pages to a collection call.
-    expect(done.crmRequests).toBeLessThanOrEqual(6);
+    // 150 customers in pages of 100, written two pages to a collection call; and the identity index, one
+    // page of Accounts and one of Contacts.
+    expect(done.crmRequests).toBeLessThanOrEqual(6 + 2);
   }, 90_000);
 
   it('writes a run above SALESFORCE_BULK_THRESHOLD through Bulk API 2.0 jobs', async () => {
@@ -508,7 +520,7 @@ describe('historical backfill to Salesforce through jsforce', () => {
       const { run } = harness(() => bulk);
       const view = await run({ concurrency: 1 });
       expect(view.byObject).toEqual({
-        customer: counts({ created: 449, updated: 1 }),
+        customer: counts({ created: 449, matched: 1 }),
         contact: counts({ created: 450 }),
         subscription: counts({ created: 450 }),
       });

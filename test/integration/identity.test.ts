@@ -188,6 +188,37 @@ describe('identity: Stripe customers find the CRM records that already exist', (
     expect((await api(`/customers/${stack.accountId}/${eu.customer.id}/link`, { method: 'POST', body: JSON.stringify({ recordId: null }) })).status).toBe(202);
     await eventually(async () => expect((await company()).properties).toMatchObject({ stripe_customer_id: us.customer.id, stripe_mrr: '300' }));
   });
+  it('leaves a deal\'s stage to the sales team once it exists: a converted trial does not move a deal a person moved', async () => {
+    const clock = await stack.stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
+    const customer = await stack.stripe.customers.create({ name: 'Stagecraft', email: 'ops@stagecraft-id.example', test_clock: clock.id });
+    const price = await stack.stripe.prices.create({ currency: 'usd', unit_amount: 3000, recurring: { interval: 'month' }, product_data: { name: 'Team' } });
+    const sub = await stack.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], trial_period_days: 14 });
+    const dealId = await eventually(async () => {
+      const s = await status(customer.id);
+      expect(s.state).toBe('synced');
+      expect(s.links.dealIds[sub.id]).toBeTruthy();
+      return s.links.dealIds[sub.id]!;
+    });
+    const deal = async () => (await hubspot.crm.deals.basicApi.getById(dealId, ['dealstage', 'stripe_subscription_status', 'amount'])).properties;
+    expect((await deal()).dealstage).toBe('qualifiedtobuy');
+    // A salesperson moves the deal on; then the trial converts in Stripe.
+    await hubspot.crm.deals.basicApi.update(dealId, { properties: { dealstage: 'contractsent' } });
+    await stack.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: sub.trial_end! + 2 * 3600 });
+    await eventually(async () => {
+      // Stripe's fields follow; the stage stays the salesperson's, and the disagreement is logged.
+      // (No card on file: the first invoice leaves it past_due, which is as won as active.)
+      expect(await deal()).toMatchObject({ dealstage: 'contractsent', stripe_subscription_status: 'past_due', amount: '30' });
+      const conflicts = await api(`/conflicts?customerId=${customer.id}&field=deal_stage`);
+      expect(conflicts.body.data).toEqual([
+        expect.objectContaining({ field: 'deal_stage', stripeValue: 'closedwon', crmValue: 'contractsent', winner: 'crm', rule: 'crm-owned', recordId: dealId }),
+      ]);
+    }, 30_000);
+    // A full resync rewrites every Stripe field but still not the stage.
+    const resynced = await stack.client.workflow.getHandle(customerWorkflowId(stack.accountId, customer.id)).executeUpdate('resync', { args: [{ full: true }] });
+    expect(resynced).toMatchObject({ state: 'synced' });
+    expect((await deal()).dealstage).toBe('contractsent');
+  });
+
   it('follows a changed Stripe email on the linked contact until a person edits it in the CRM', async () => {
     const customer = await stack.stripe.customers.create({ name: 'Hooli', email: 'gavin@hooli-id.example' });
     await subscribe(customer.id);

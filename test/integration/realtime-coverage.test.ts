@@ -126,7 +126,7 @@ describe('real-time sync to HubSpot: discounts, trials, payment methods, dispute
     }, 10_000);
   });
 
-  it('shows a trial as trialing with no MRR and an open deal, then active, paying and won once the trial ends on the test clock', async () => {
+  it('shows a trial as trialing with no MRR and an open deal, then active and paying once the trial ends on the test clock (the stage stays the sales team\'s)', async () => {
     const starter = await price('Starter', 3000);
     const clock = await stack.stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
     const { id: customerId } = await customer('Trialco', { test_clock: clock.id });
@@ -143,7 +143,10 @@ describe('real-time sync to HubSpot: discounts, trials, payment methods, dispute
       const p = (await crm.company(customerId)).properties;
       expect(p).toMatchObject({ stripe_subscription_status: 'active', stripe_mrr: '30', stripe_last_mrr_change_kind: 'new' });
       expect(blank(p.stripe_trial_end_date)).toBe(true);
-      expect(await crm.deals(customerId)).toEqual([expect.objectContaining({ dealstage: 'closedwon', stripe_subscription_status: 'active', amount: '30' })]);
+      // The deal stage is CRM-owned by default (FIELD_OWNERSHIP): Stripe's "won" is logged, not written.
+      expect(await crm.deals(customerId)).toEqual([expect.objectContaining({ dealstage: 'qualifiedtobuy', stripe_subscription_status: 'active', amount: '30' })]);
+      const conflicts = await api(`/conflicts?customerId=${customerId}&field=deal_stage`);
+      expect(conflicts.body.data).toEqual([expect.objectContaining({ stripeValue: 'closedwon', crmValue: 'qualifiedtobuy', winner: 'crm', rule: 'crm-owned' })]);
     }, 30_000);
   });
 

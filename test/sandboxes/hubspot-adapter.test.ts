@@ -11,6 +11,7 @@ import {
   type CrmAdapter,
   type CrmFields,
   type DealInput,
+  type StageConflict,
 } from '../../activities/crm/types.js';
 import { CRM_FIELD_NAMES } from '../../domain/crm-field-names.js';
 import type { TimelineEntry } from '../../domain/customer-events.js';
@@ -351,6 +352,41 @@ describe('upsertDeals', () => {
     const crm = adapter();
     expect(await counted(() => crm.upsertDeals({ customerId: 'cus_1', accountId: null, contactId: null, deals: [] }))).toEqual({ value: {}, requests: 0 });
   });
+
+  it('leaves a deal\'s stage to the CRM once it exists: a person\'s stage survives, every disagreement is reported', async () => {
+    const crm = adapter('b2b');
+    const { accountId, contactId } = await linkedCustomer(crm);
+    const stageOf = async (id: string) => (await hubspot.crm.deals.basicApi.getById(id, ['dealstage'])).properties.dealstage;
+    const conflicts: StageConflict[] = [];
+    const upsert = (deals: DealInput[]) => counted(() => crm.upsertDeals({ customerId: 'cus_1', accountId, contactId, deals, onStageConflict: (c) => conflicts.push(c) }));
+    const ids = (await upsert([trial])).value;
+    const id = ids.sub_2!;
+    expect(await stageOf(id)).toBe('qualifiedtobuy');
+
+    // A person moves the deal; Stripe's stage has not moved (a renewal date changed): the stage is left out, nothing is read.
+    await hubspot.crm.deals.basicApi.update(id, { properties: { dealstage: 'presentationscheduled' } });
+    expect((await upsert([{ ...trial, amount: 10, recordId: id, lastStage: 'open' }])).requests).toBe(1);
+    expect(await stageOf(id)).toBe('presentationscheduled');
+    expect(conflicts).toEqual([]);
+
+    // The trial converts: Stripe says won, but the person's stage stands and the disagreement is reported (one read, one write).
+    const converted: DealInput = { ...trial, stage: 'won', status: 'active', recordId: id, lastStage: 'open' };
+    expect((await upsert([converted])).requests).toBe(2);
+    expect(await stageOf(id)).toBe('presentationscheduled');
+    expect(conflicts).toEqual([{ subscriptionId: 'sub_2', recordId: id, stripeValue: 'closedwon', crmValue: 'presentationscheduled', winner: 'crm', rule: 'edited-in-crm' }]);
+
+    // Nobody touched it: the CRM still shows what we wrote, so Stripe's move is written.
+    await hubspot.crm.deals.basicApi.update(id, { properties: { dealstage: 'qualifiedtobuy' } });
+    await upsert([converted]);
+    expect(await stageOf(id)).toBe('closedwon');
+    expect(conflicts[1]).toMatchObject({ winner: 'stripe', rule: 'unchanged-since-our-write', crmValue: 'qualifiedtobuy' });
+
+    // Deleted in HubSpot: the upsert creates it again, and a created deal gets its stage even when it was left out.
+    await hubspot.crm.deals.basicApi.archive(id);
+    const recreated = (await upsert([{ ...converted, lastStage: 'won', amount: 11 }])).value.sub_2!;
+    expect(recreated).not.toBe(id);
+    expect(await stageOf(recreated)).toBe('closedwon');
+  });
 });
 
 describe('subscriptions as a custom object (CRM_SUBSCRIPTION_OBJECT)', () => {
@@ -651,5 +687,56 @@ describe('errors', () => {
     expect(failure).not.toBeInstanceOf(CrmValidationError);
     expect(failure).not.toBeInstanceOf(CrmRateLimitError);
     expect(failure).not.toBeInstanceOf(HubSpotRequestError);
+  });
+});
+
+describe('backfill identity index and links', () => {
+  it('pages through every company and every contact with its companies, 100 per request, with the list endpoint', async () => {
+    const crm = adapter();
+    await crm.provision();
+    const ids: string[] = [];
+    for (let i = 0; i < 150; i += 50) {
+      const batch = await hubspot.crm.companies.batchApi.create({ inputs: Array.from({ length: 50 }, (_, j) => ({ properties: { name: `Co ${i + j}`, domain: j === 0 ? 'www.first.test' : '' }, associations: [] })) });
+      ids.push(...batch.results.map((r) => r.id));
+    }
+    await hubspot.crm.companies.basicApi.update(ids[1]!, { properties: { stripe_customer_id: 'cus_1' } });
+    const backfill = crm.backfill!;
+    const first = await counted(() => backfill.listAccountsForIdentity(null));
+    expect(first.requests).toBe(1);
+    expect(first.value.rows).toHaveLength(100);
+    expect(first.value.next).not.toBeNull();
+    const second = await backfill.listAccountsForIdentity(first.value.next);
+    expect(second).toMatchObject({ next: null });
+    const rows = [...first.value.rows, ...second.rows];
+    expect(new Set(rows.map((r) => r.recordId))).toEqual(new Set(ids));
+    expect(rows.find((r) => r.recordId === ids[0])).toEqual({ recordId: ids[0], name: 'Co 0', domain: 'www.first.test', stripeCustomerId: null });
+    expect(rows.find((r) => r.recordId === ids[1])).toMatchObject({ stripeCustomerId: 'cus_1', domain: null });
+
+    const withCompany = await hubspot.crm.contacts.basicApi.create({ properties: { email: 'Ada@First.test' }, associations: [] });
+    await hubspot.crm.associations.v4.basicApi.createDefault('contacts', withCompany.id, 'companies', ids[0]!);
+    await hubspot.crm.contacts.basicApi.create({ properties: { email: 'alone@first.test' }, associations: [] });
+    const contacts = await counted(() => backfill.listContactsForIdentity(null));
+    // A contact without a company names no candidate: left out.
+    expect(contacts).toEqual({ value: { rows: [{ contactId: withCompany.id, email: 'ada@first.test', accountIds: [ids[0]] }], next: null }, requests: 1 });
+  });
+
+  it('writes a linked company by its id, stamping the Stripe id, names only where given; a deleted one fails alone', async () => {
+    const crm = adapter();
+    await crm.provision();
+    const kept = (await hubspot.crm.companies.basicApi.create({ properties: { name: 'Kept Name', domain: '' }, associations: [] })).id;
+    const gone = (await hubspot.crm.companies.basicApi.create({ properties: { name: 'Gone' }, associations: [] })).id;
+    await hubspot.crm.companies.basicApi.archive(gone);
+    const { value: results, requests } = await counted(() => crm.backfill!.updateAccounts([
+      { customerId: 'cus_1', recordId: kept, name: null, domain: 'kept.test', fields: FIELDS },
+      { customerId: 'cus_2', recordId: gone, name: 'Gone', domain: null, fields: FIELDS },
+    ]));
+    expect(requests).toBe(1);
+    expect(results).toEqual([
+      { key: 'cus_1', ok: true, id: kept, created: false },
+      { key: 'cus_2', ok: false, reason: `the matched company ${gone} no longer exists in HubSpot` },
+    ]);
+    expect(await company(kept)).toMatchObject({ name: 'Kept Name', domain: 'kept.test', stripe_customer_id: 'cus_1', stripe_mrr: '49.5', stripe_subscription_status: 'active' });
+    // From now on the upserts by the Stripe id land on it.
+    expect(await crm.upsertAccount({ customerId: 'cus_1', name: null, domain: null, fields: FIELDS })).toEqual({ id: kept, created: false });
   });
 });

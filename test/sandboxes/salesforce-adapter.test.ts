@@ -1,6 +1,6 @@
 import type { Connection } from 'jsforce';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type CrmAdapter, type DealInput } from '../../activities/crm/types.js';
+import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type CrmAdapter, type DealInput, type StageConflict } from '../../activities/crm/types.js';
 import {
   createSalesforceAdapter,
   formatSalesforceProvisionReport,
@@ -389,6 +389,38 @@ describe('upsertDeals', () => {
     expect(await soql('SELECT Stripe_Subscription_ID__c FROM Opportunity')).toEqual([expect.objectContaining({ Stripe_Subscription_ID__c: 'sub_ok' })]);
   });
 
+  it('leaves an Opportunity\'s StageName to Salesforce once it exists: a person\'s stage survives, disagreements are reported', async () => {
+    const account = await b2b.upsertAccount({ customerId: 'cus_St', name: 'Staged', domain: null, fields: {} });
+    const conflicts: StageConflict[] = [];
+    const upsert = (deals: DealInput[]) => counted(() => b2b.upsertDeals({ customerId: 'cus_St', accountId: account.id, contactId: null, deals, onStageConflict: (c) => conflicts.push(c) }));
+    const stageOf = async (id: string) => (await soql<{ StageName: string }>(`SELECT StageName FROM Opportunity WHERE Id = '${id}'`))[0]?.StageName;
+    const trial = deal('sub_st', { stage: 'open', status: 'trialing', amount: 0 });
+    const id = (await upsert([trial])).result.sub_st!;
+    expect(await stageOf(id)).toBe('Qualification');
+
+    // A person moves it; Stripe's stage has not moved: StageName is left out and nothing is read.
+    await conn.sobject('Opportunity').update({ Id: id, StageName: 'Negotiation/Review' });
+    expect((await upsert([{ ...trial, amount: 5, lastStage: 'open' }])).requests).toBe(1);
+    expect(await stageOf(id)).toBe('Negotiation/Review');
+
+    // The trial converts: the person's stage stands, the disagreement is reported (one query, one upsert).
+    const converted = deal('sub_st', { lastStage: 'open' });
+    expect((await upsert([converted])).requests).toBe(2);
+    expect(await stageOf(id)).toBe('Negotiation/Review');
+    expect(conflicts).toEqual([{ subscriptionId: 'sub_st', recordId: id, stripeValue: 'Closed Won', crmValue: 'Negotiation/Review', winner: 'crm', rule: 'edited-in-crm' }]);
+
+    // Still what we wrote: Stripe's move is written.
+    await conn.sobject('Opportunity').update({ Id: id, StageName: 'Qualification' });
+    await upsert([converted]);
+    expect(await stageOf(id)).toBe('Closed Won');
+
+    // Deleted in Salesforce: created again, with the StageName it requires even though the write left it out.
+    await conn.sobject('Opportunity').destroy(id);
+    const recreated = (await upsert([deal('sub_st', { lastStage: 'won', amount: 7 })])).result.sub_st!;
+    expect(recreated).not.toBe(id);
+    expect(await stageOf(recreated)).toBe('Closed Won');
+  });
+
   it('makes no request when there is nothing to write', async () => {
     expect(await counted(() => b2b.upsertDeals({ customerId: 'cus_E', accountId: null, contactId: null, deals: [] }))).toEqual({ result: {}, requests: 0 });
     expect(await counted(() => b2b.writeTimeline({ customerId: 'cus_E', accountId: null, contactId: null, entries: [] }))).toEqual({ result: { keys: [] }, requests: 0 });
@@ -716,5 +748,57 @@ describe('subscriptions as a custom object (CRM_SUBSCRIPTION_OBJECT)', () => {
 
   it('refuses a subscription object that is not a custom object API name when created', () => {
     expect(() => adapter({ subscriptionObject: 'Subscriptions' })).toThrow(SalesforceConfigError);
+  });
+});
+
+describe('backfill identity index and links', () => {
+  it('pages through every Account with one query and queryMore, 2,000 per request, and starts the query over once the locator is gone', async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 2_050; i += 200) {
+      const chunk = Array.from({ length: Math.min(200, 2_050 - i) }, (_, j) => ({ Name: `Account ${i + j}` }));
+      const results = (await conn.sobject('Account').create(chunk, { allOrNone: true })) as Array<{ id: string }>;
+      created.push(...results.map((r) => r.id));
+    }
+    await conn.sobject('Account').update({ Id: created[0]!, Website: 'https://www.first.test/about', Stripe_Customer_ID__c: 'cus_1' });
+    const backfill = b2b.backfill!;
+    const first = await counted(() => backfill.listAccountsForIdentity(null));
+    expect(first.requests).toBe(1);
+    expect(first.result.rows).toHaveLength(2_000);
+    expect(first.result.rows.find((r) => r.recordId === created[0])).toEqual({ recordId: created[0], name: 'Account 0', domain: 'https://www.first.test/about', stripeCustomerId: 'cus_1' });
+    const second = await counted(() => backfill.listAccountsForIdentity(first.result.next));
+    expect(second.requests).toBe(1);
+    expect(second.result.next).toBeNull();
+    expect(new Set([...first.result.rows, ...second.result.rows].map((r) => r.recordId))).toEqual(new Set(created));
+
+    // A retry long after: the locator has expired, so the query starts over (the index keeps each row once).
+    const resumed = await counted(() => backfill.listAccountsForIdentity(`/services/data/v${SALESFORCE_API_VERSION}/query/01gEXPIRED-2000`));
+    expect(resumed.requests).toBe(2);
+    expect(resumed.result.rows.map((r) => r.recordId)).toEqual(first.result.rows.map((r) => r.recordId));
+    expect(resumed.result.next).not.toBeNull();
+  });
+
+  it('lists Contacts that have an email and an Account', async () => {
+    const account = ((await conn.sobject('Account').create({ Name: 'Acme' })) as { id: string }).id;
+    const contact = ((await conn.sobject('Contact').create({ LastName: 'Ada', Email: 'Ada@Acme.test', AccountId: account })) as { id: string }).id;
+    await conn.sobject('Contact').create({ LastName: 'Alone', Email: 'alone@acme.test' });
+    await conn.sobject('Contact').create({ LastName: 'No Mail', AccountId: account });
+    expect(await b2b.backfill!.listContactsForIdentity(null)).toEqual({ rows: [{ contactId: contact, email: 'Ada@Acme.test', accountIds: [account] }], next: null });
+  });
+
+  it('writes linked Accounts by Id in one collection, stamping the Stripe id; Name only where given; a deleted one fails alone', async () => {
+    const kept = ((await conn.sobject('Account').create({ Name: 'Kept Name' })) as { id: string }).id;
+    const gone = ((await conn.sobject('Account').create({ Name: 'Gone' })) as { id: string }).id;
+    await conn.sobject('Account').destroy(gone);
+    const { result, requests } = await counted(() => b2b.backfill!.updateAccounts([
+      { customerId: 'cus_1', recordId: kept, name: null, domain: 'kept.test', fields: FIELDS },
+      { customerId: 'cus_2', recordId: gone, name: 'Gone', domain: null, fields: FIELDS },
+    ]));
+    expect(requests).toBe(1);
+    expect(result[0]).toEqual({ key: 'cus_1', ok: true, id: kept, created: false });
+    expect(result[1]).toMatchObject({ key: 'cus_2', ok: false });
+    const [row] = await soql<Record<string, unknown>>(`SELECT Name, Website, Stripe_Customer_ID__c, Stripe_MRR__c FROM Account WHERE Id = '${kept}'`);
+    expect(row).toMatchObject({ Name: 'Kept Name', Website: 'kept.test', Stripe_Customer_ID__c: 'cus_1', Stripe_MRR__c: 49.5 });
+    // From now on the upserts by the Stripe id land on it.
+    expect(await b2b.upsertAccount({ customerId: 'cus_1', name: null, domain: null, fields: FIELDS })).toEqual({ id: kept, created: false });
   });
 });

@@ -35,6 +35,9 @@ describe('loadConfig', () => {
     [{ CRM_SUBSCRIPTION_OBJECT: 'stripe-subscription' }, ['CRM_SUBSCRIPTION_OBJECT']],
     [{ CRM_SUBSCRIPTION_OBJECT: 'companies' }, ['CRM_SUBSCRIPTION_OBJECT']],
     [{ CRM_PROVIDER: 'salesforce', CRM_SUBSCRIPTION_OBJECT: 'stripe_subscription' }, ['CRM_SUBSCRIPTION_OBJECT']],
+    [{ FIELD_OWNERSHIP: 'dealstage=crm' }, ['FIELD_OWNERSHIP']],
+    [{ FIELD_OWNERSHIP: 'name=salesforce' }, ['FIELD_OWNERSHIP']],
+    [{ FIELD_OWNERSHIP: 'name' }, ['FIELD_OWNERSHIP']],
   ])('rejects %j naming %j', (env, expected) => {
     expect(problemsOf(env)).toEqual(expected);
   });
@@ -48,6 +51,13 @@ describe('loadConfig', () => {
     [{ CRM_PROVIDER: 'salesforce', CRM_SUBSCRIPTION_OBJECT: 'Stripe_Subscription__c' }, 'Stripe_Subscription__c'],
   ])('CRM_SUBSCRIPTION_OBJECT %j → %s', (env, expected) => {
     expect(loadConfig(env).crm.subscriptionObject).toBe(expected);
+  });
+
+  it.each([
+    [{}, { name: 'shared', domain: 'shared', email: 'shared', deal_stage: 'crm' }],
+    [{ FIELD_OWNERSHIP: ' deal_stage = shared , name=crm,email=stripe ' }, { name: 'crm', domain: 'shared', email: 'stripe', deal_stage: 'shared' }],
+  ])('FIELD_OWNERSHIP %j → %j', (env, expected) => {
+    expect(loadConfig(env).ownership).toEqual(expected);
   });
 
   it('says what a bad CRM_SUBSCRIPTION_OBJECT should look like for the provider', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dealFingerprint, dealStage, planCrmWrites, planDeals, splitName, type CrmLinks, type LastWritten, type SyncSettings } from '../../domain/crm-plan.js';
+import { dealFingerprint, dealStage, forgetWrites, lastWrittenStage, planCrmWrites, planDeals, splitName, type CrmLinks, type LastWritten, type SyncSettings } from '../../domain/crm-plan.js';
 import { companyDomainOf, DEFAULT_IDENTITY_OPTIONS } from '../../domain/identity.js';
 import { applyCustomerEvent, initialSyncState, type CustomerSyncState } from '../../domain/customer-sync-state.js';
 import { customer, item, recurringPrice, subscription, T0, DAY } from './billing-builders.js';
@@ -73,6 +73,33 @@ describe('subscriptions as a custom object', () => {
     expect(planCrmWrites(state, links, written, custom, T0).deals).toEqual([]);
     const stale: LastWritten = { ...written, deals: { sub_1: dealFingerprint({ ...deal!, nextRenewalDate: '2000-01-01' }) } };
     expect(planCrmWrites(state, links, stale, custom, T0).deals.map((d) => d.subscriptionId)).toEqual(['sub_1']);
+  });
+});
+
+describe('deal stage ownership: what we last wrote', () => {
+  const trialing = () => stateWith('trialing');
+  const links: CrmLinks = { accountId: '1', contactId: '2', dealIds: { sub_1: '3' } };
+
+  it('a deal new to us carries no last stage (its stage is written); a known one carries the stage we wrote', () => {
+    const first = planCrmWrites(trialing(), noLinks, nothingWritten, settings, T0).deals[0]!;
+    expect(first.stage).toBe('open');
+    expect(first).not.toHaveProperty('lastStage');
+    const written: LastWritten = { fields: null, contactEmail: null, deals: { sub_1: dealFingerprint(first) }, stages: { sub_1: 'open' } };
+    // The trial converts: the deal is planned again with the stage we last wrote beside Stripe's new one.
+    const converted = planCrmWrites(stateWith('active'), links, written, settings, T0 + 60).deals[0]!;
+    expect(converted).toMatchObject({ stage: 'won', lastStage: 'open' });
+  });
+
+  it('reads the stage out of the fingerprint of a workflow that recorded none apart', () => {
+    const written: LastWritten = { fields: null, contactEmail: null, deals: { sub_1: JSON.stringify(['Basic (sub_1)', 49, 'USD', 'open', '2024-01-01', 'trialing']) } };
+    expect(lastWrittenStage(written, 'sub_1')).toBe('open');
+    expect(lastWrittenStage(written, 'sub_2')).toBeUndefined();
+    expect(lastWrittenStage({ ...written, stages: { sub_1: 'won' } }, 'sub_1')).toBe('won');
+  });
+
+  it('a full resync forgets every write but the stages', () => {
+    const written: LastWritten = { fields: null, contactEmail: 'a@b.co', deals: { sub_1: JSON.stringify(['x', 1, 'USD', 'open', 'd', 'trialing']) }, stages: { sub_2: 'lost' } };
+    expect(forgetWrites(written)).toEqual({ fields: null, contactEmail: null, deals: {}, stages: { sub_1: 'open', sub_2: 'lost' } });
   });
 });
 

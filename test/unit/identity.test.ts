@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   companyDomainOf,
+  decideDealStage,
   decideSharedField,
+  dealStageReadNeeded,
   DEFAULT_IDENTITY_OPTIONS,
   jaroWinkler,
   matchCustomer,
@@ -104,5 +106,44 @@ describe('decideSharedField (ownership of name and domain)', () => {
     ['Acme Inc', 'Acme Holdings', null, { write: false, conflict: { winner: 'crm', rule: 'edited-in-crm' } }],
   ])('stripe %j, crm %j, last written %j', (stripe, crm, last, expected) => {
     expect(decideSharedField(stripe, crm, last)).toEqual(expected);
+  });
+
+  it.each([
+    ['stripe', 'Acme Inc', 'ACME (key account)', 'Acme', { write: true, conflict: { winner: 'stripe', rule: 'stripe-owned' } }],
+    ['stripe', 'Acme Inc', 'Acme Inc', 'Acme', { write: false, conflict: null }],
+    ['crm', 'Acme Inc', 'Acme', 'Acme', { write: false, conflict: { winner: 'crm', rule: 'crm-owned' } }],
+    ['crm', 'Acme Inc', '', 'Acme', { write: true, conflict: null }],
+    ['shared', 'Acme Inc', 'Acme', 'Acme', { write: true, conflict: { winner: 'stripe', rule: 'unchanged-since-our-write' } }],
+  ] as const)('owned by %s: stripe %j, crm %j, last written %j', (owner, stripe, crm, last, expected) => {
+    expect(decideSharedField(stripe, crm, last, owner)).toEqual(expected);
+  });
+});
+
+describe('decideDealStage (the CRM owns the stage once the deal exists)', () => {
+  const won = 'closedwon';
+  const open = 'qualifiedtobuy';
+  it.each([
+    ['a deal new to us gets its stage', won, undefined, undefined, false, { write: true, conflict: null }],
+    ['Stripe\'s stage unchanged: left out, whatever the CRM shows', won, won, undefined, false, { write: false, conflict: null }],
+    ['unchanged, even if a person moved it', won, won, { exists: true, stage: 'contractsent' }, false, { write: false, conflict: null }],
+    ['a deal deleted in the CRM is created with its stage', won, open, { exists: false, stage: null }, true, { write: true, conflict: null }],
+    ['trial converts, CRM still shows our stage', won, open, { exists: true, stage: open }, true, { write: true, conflict: { winner: 'stripe', rule: 'unchanged-since-our-write' } }],
+    ['trial converts, CRM stage empty', won, open, { exists: true, stage: null }, true, { write: true, conflict: null }],
+    ['trial converts, a person moved the deal', won, open, { exists: true, stage: 'contractsent' }, true, { write: false, conflict: { winner: 'crm', rule: 'edited-in-crm' } }],
+    ['a person already set what Stripe says', won, open, { exists: true, stage: won }, true, { write: false, conflict: null }],
+  ] as const)('%s', (_, stripe, last, crm, readNeeded, expected) => {
+    expect(dealStageReadNeeded(stripe, last)).toBe(readNeeded);
+    expect(decideDealStage(stripe, last, crm)).toEqual(expected);
+  });
+
+  it.each([
+    ['crm (the default): our own stage is not moved either, the difference is logged', 'crm', won, open, { exists: true, stage: open }, true, { write: false, conflict: { winner: 'crm', rule: 'crm-owned' } }],
+    ['crm: a deal created again still gets its stage', 'crm', won, open, { exists: false, stage: null }, true, { write: true, conflict: null }],
+    ['crm: a new deal gets its stage', 'crm', won, undefined, undefined, false, { write: true, conflict: null }],
+    ['stripe: written with every deal write, nothing read', 'stripe', won, won, undefined, false, { write: true, conflict: null }],
+    ['stripe: written over a person\'s stage', 'stripe', won, open, undefined, false, { write: true, conflict: null }],
+  ] as const)('owned by %s', (_, owner, stripe, last, crm, readNeeded, expected) => {
+    expect(dealStageReadNeeded(stripe, last, owner)).toBe(readNeeded);
+    expect(decideDealStage(stripe, last, crm, owner)).toEqual(expected);
   });
 });

@@ -4,11 +4,15 @@ import type { TimelineEntry } from '../../../domain/customer-events.js';
 import {
   CrmValidationError,
   type AccountInput,
+  type AccountUpdateInput,
   type BackfillActivityInput,
   type BackfillDealInput,
   type BatchWriteResult,
   type ContactInput,
   type CrmBackfillWriter,
+  type IdentityIndexAccount,
+  type IdentityIndexContact,
+  type IdentityIndexPage,
 } from '../types.js';
 import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
 import { contactProperties, fieldProperties } from './values.js';
@@ -38,12 +42,26 @@ export interface HubSpotBatchApi {
 export interface HubSpotCreateApi<C extends string> extends HubSpotBatchApi {
   create(input: { inputs: Array<CreateInput<C>> }): Promise<BatchWriteResponse>;
 }
+/** Writes by record id (the identity links of a backfill). */
+export interface HubSpotUpdateApi {
+  update(input: { inputs: Array<{ id: string; objectWriteTraceId?: string; properties: Record<string, string> }> }): Promise<BatchWriteResponse>;
+}
+/** The objects list endpoint (GET /crm/v3/objects/{type}), which pages through every record with an `after` cursor. */
+export interface HubSpotListApi {
+  getPage(limit?: number, after?: string, properties?: string[], propertiesWithHistory?: string[], associations?: string[], archived?: boolean): Promise<{
+    results: Array<{ id: string; properties: Record<string, string | null>; associations?: Record<string, { results: Array<{ id: string }> }> }>;
+    paging?: { next?: { after: string } };
+  }>;
+}
 export interface HubSpotAssociationApi {
   createDefault(from: string, to: string, input: { inputs: Array<{ _from: { id: string }; to: { id: string } }> }): Promise<{ errors?: BatchErrorLike[] }>;
 }
 
 export interface HubSpotBackfillDeps {
-  companies: HubSpotBatchApi;
+  companies: HubSpotBatchApi & HubSpotUpdateApi;
+  /** The identity index's pages of companies and of contacts (with their companies). */
+  companyList: HubSpotListApi;
+  contactList: HubSpotListApi;
   contacts: HubSpotCreateApi<string>;
   /** Deals, or the custom object subscriptions go to (CRM_SUBSCRIPTION_OBJECT; see `dealObjectType`). */
   deals: HubSpotCreateApi<string>;
@@ -312,6 +330,58 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
     },
 
     findDeals: (subscriptionIds) => readByKey(deps.deals, 'deals', deps.subscriptionIdProperty, subscriptionIds),
+
+    async listAccountsForIdentity(cursor: string | null): Promise<IdentityIndexPage<IdentityIndexAccount>> {
+      const page = await hubspotCall(() => deps.companyList.getPage(HUBSPOT_BATCH_LIMIT, cursor ?? undefined, ['name', 'domain', customerIdProperty], undefined, undefined, false));
+      return {
+        rows: page.results.map((c) => ({ recordId: c.id, name: c.properties.name || null, domain: c.properties.domain || null, stripeCustomerId: c.properties[customerIdProperty] || null })),
+        next: page.paging?.next?.after ?? null,
+      };
+    },
+
+    async listContactsForIdentity(cursor: string | null): Promise<IdentityIndexPage<IdentityIndexContact>> {
+      // The list reads each contact's companies with it (`associations=companies`): one request per 100 contacts.
+      const page = await hubspotCall(() => deps.contactList.getPage(HUBSPOT_BATCH_LIMIT, cursor ?? undefined, ['email'], undefined, ['companies'], false));
+      return {
+        rows: page.results.flatMap((c) => {
+          const email = c.properties.email?.trim();
+          // HubSpot lists a labelled association once per label: one company, one row.
+          const accountIds = [...new Set((c.associations?.companies?.results ?? []).map((a) => String(a.id)))];
+          return email && accountIds.length > 0 ? [{ contactId: c.id, email, accountIds }] : [];
+        }),
+        next: page.paging?.next?.after ?? null,
+      };
+    },
+
+    async updateAccounts(inputs: AccountUpdateInput[]): Promise<BatchWriteResult[]> {
+      const distinct = [...new Map(inputs.map((i) => [i.customerId, i])).values()];
+      const recordOf = new Map(distinct.map((i) => [i.customerId, i.recordId]));
+      const rows = distinct.map((input): Row => {
+        // The Stripe id stamped on the record: later upserts by it (a rerun, the customer's workflow) land here.
+        const properties = { ...fieldProperties(input.fields, names, ['customer_id']), [customerIdProperty]: input.customerId };
+        if (input.name !== null) properties.name = input.name;
+        if (input.domain !== null) properties.domain = input.domain;
+        return { key: input.customerId, properties, targets: [] };
+      });
+      const out: BatchWriteResult[] = [];
+      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
+        out.push(...(await isolating(rows.slice(i, i + HUBSPOT_BATCH_LIMIT), async (chunk) => {
+          const response = await hubspotCall(() => deps.companies.update({
+            inputs: chunk.map((r) => ({ id: recordOf.get(r.key)!, objectWriteTraceId: r.key, properties: r.properties })),
+          }));
+          // A record deleted or merged since the index read it: that customer fails with the reason, the others are written.
+          throwOnBatchErrors('updating companies', response.errors, (e) => e.category === 'OBJECT_NOT_FOUND');
+          const byId = new Map(response.results.map((r) => [r.id, r]));
+          return chunk.map((row): BatchWriteResult => {
+            const recordId = recordOf.get(row.key)!;
+            return byId.has(recordId)
+              ? { key: row.key, ok: true, id: recordId, created: false }
+              : { key: row.key, ok: false, reason: `the matched company ${recordId} no longer exists in HubSpot` };
+          });
+        })));
+      }
+      return out;
+    },
 
     async findActivities(keys: string[]): Promise<Record<string, string>> {
       return { ...(await readByKey(deps.notes, 'notes', deps.activityKeyProperty, keys)), ...(await readByKey(deps.tasks, 'tasks', deps.activityKeyProperty, keys)) };

@@ -3,7 +3,7 @@ import { crmFieldNames, crmPropertyDefinitions, type CrmFieldNameOverrides } fro
 import type { TimelineEntry } from '../../../domain/customer-events.js';
 import { InvalidCrmFieldNameError } from '../../../domain/errors.js';
 import { CrmNotFoundError } from '../types.js';
-import { decideSharedField } from '../../../domain/identity.js';
+import { decideDealStage, decideSharedField, dealStageReadNeeded } from '../../../domain/identity.js';
 import type {
   AccountInput,
   ContactInput,
@@ -230,17 +230,50 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
     }
   }
 
-  function dealProperties(deal: DealInput): Record<string, string> {
+  function dealProperties(deal: DealInput, withStage = true): Record<string, string> {
     const properties: Record<string, string> = {
       dealname: deal.name,
       amount: hubspotValue(deal.amount),
       pipeline,
-      dealstage: stages[deal.stage],
+      ...(withStage ? { dealstage: stages[deal.stage] } : {}),
       closedate: `${deal.closeDate}T00:00:00.000Z`,
       [SUBSCRIPTION_STATUS_PROPERTY]: deal.status,
     };
     if (writeDealCurrency && deal.currency !== null) properties.deal_currency_code = deal.currency.toUpperCase();
     return properties;
+  }
+
+  /** The stages deals show now, by subscription id; a deal that no longer exists is absent. One batch read. */
+  async function currentStages(subscriptionIds: readonly string[]): Promise<Map<string, { id: string; stage: string | null }>> {
+    const response: BatchWriteResponse = await hubspotCall(() =>
+      apis.deals.read({ idProperty: SUBSCRIPTION_ID_PROPERTY, inputs: subscriptionIds.map((id) => ({ id })), properties: ['dealstage', SUBSCRIPTION_ID_PROPERTY], propertiesWithHistory: [] }),
+    );
+    throwOnBatchErrors('reading deal stages', response.errors, (e) => e.category === 'OBJECT_NOT_FOUND');
+    const out = new Map<string, { id: string; stage: string | null }>();
+    for (const deal of response.results) {
+      const key = deal.properties[SUBSCRIPTION_ID_PROPERTY];
+      if (key) out.set(key, { id: deal.id, stage: deal.properties.dealstage || null });
+    }
+    return out;
+  }
+
+  /**
+   * Which deals carry a stage in this write (decideDealStage): a deal's stage is the CRM's once it
+   * exists. Reads the current stages only of deals whose Stripe stage moved since our last write.
+   */
+  async function stageWrites(deals: readonly DealInput[], { stageOwner: owner, onStageConflict: report }: DealsInput): Promise<boolean[]> {
+    const moved = deals.filter((d) => dealStageReadNeeded(stages[d.stage], d.lastStage && stages[d.lastStage], owner));
+    const current = moved.length > 0 ? await currentStages(moved.map((d) => d.subscriptionId)) : new Map<string, { id: string; stage: string | null }>();
+    return deals.map((d) => {
+      const last = d.lastStage && stages[d.lastStage];
+      const found = current.get(d.subscriptionId);
+      const read = moved.includes(d) ? { exists: found !== undefined, stage: found?.stage ?? null } : undefined;
+      const decision = decideDealStage(stages[d.stage], last, read, owner);
+      if (decision.conflict && found) {
+        report?.({ subscriptionId: d.subscriptionId, recordId: found.id, stripeValue: stages[d.stage], crmValue: found.stage, ...decision.conflict });
+      }
+      return decision.write;
+    });
   }
 
   function activityProperties(type: ActivityType, entry: TimelineEntry): Record<string, string> {
@@ -304,6 +337,8 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
     scanAccounts: createHubSpotScanner({ accessToken: options.accessToken, baseUrl: options.baseUrl, requestGate: options.requestGate, names, customerIdProperty, mode: options.mode }),
     backfill: hubspotBackfillWriter({
       companies: apis.companies,
+      companyList: apis.companyReads,
+      contactList: apis.contacts,
       // The generated modules differ only in their enums of the same association category strings.
       contacts: apis.contactBatch as unknown as HubSpotCreateApi<string>,
       deals: (subscriptionObjectApi ?? apis.deals) as unknown as HubSpotCreateApi<string>,
@@ -313,7 +348,9 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       associations: apis.associations,
       customerIdProperty, names, mode: options.mode,
       subscriptionIdProperty: SUBSCRIPTION_ID_PROPERTY, activityKeyProperty: ACTIVITY_KEY_PROPERTY,
-      dealProperties: subscriptionObject ? subscriptionObjectProperties : dealProperties, activityProperties,
+      // A deal the backfill knows exists keeps its stage (its lastStage is Stripe's stage: nothing to move).
+      dealProperties: subscriptionObject ? subscriptionObjectProperties : (deal) => dealProperties(deal, decideDealStage(stages[deal.stage], deal.lastStage && stages[deal.lastStage], undefined).write),
+      activityProperties,
     }),
     ...hubspotIdentityMethods({ client, customerIdProperty }),
 
@@ -341,7 +378,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       let emailConflict: UpsertResult['emailConflict'];
       if (knownId !== null && input.previousEmail !== undefined && input.email !== input.previousEmail) {
         const crmEmail = await contactEmail(knownId);
-        const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null);
+        const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null, input.emailOwner);
         if (!decision.write) delete properties.email;
         if (decision.conflict && crmEmail !== null) emailConflict = { crmValue: crmEmail, ...decision.conflict };
       }
@@ -364,13 +401,22 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       // A custom object is upserted by the same unique property name, through the generic objects API.
       const objectType = subscriptionObject?.path ?? 'deals';
       const api: UpsertApi = subscriptionObjectApi ?? apis.deals;
-      const properties = (deal: DealInput) => (subscriptionObject ? subscriptionObjectProperties({ ...deal, customerId: input.customerId }) : dealProperties(deal));
+      // The custom object's stage is a Stripe field of our own; a deal's belongs to the CRM once it exists.
+      const withStage = subscriptionObject ? deals.map(() => true) : await stageWrites(deals, input);
+      const properties = (deal: DealInput, i: number) =>
+        (subscriptionObject ? subscriptionObjectProperties({ ...deal, customerId: input.customerId }) : dealProperties(deal, withStage[i]));
       const results = await upsert(
         api,
         objectType,
         SUBSCRIPTION_ID_PROPERTY,
-        deals.map((deal) => ({ key: deal.subscriptionId, properties: properties(deal) })),
+        deals.map((deal, i) => ({ key: deal.subscriptionId, properties: properties(deal, i) })),
       );
+      // A deal written without its stage but created by this upsert (deleted in HubSpot meanwhile) gets it now.
+      const bare = deals.flatMap((deal, i) => (!withStage[i] && results[i]?.created ? [{ id: results[i].id, properties: { dealstage: stages[deal.stage] } }] : []));
+      if (bare.length > 0) {
+        const response: BatchWriteResponse = await hubspotCall(() => apis.deals.update({ inputs: bare }));
+        throwOnBatchErrors('setting the stage of re-created deals', response.errors);
+      }
       const target: { type: TargetType; id: string } | null =
         options.mode === 'b2b' && input.accountId !== null
           ? { type: 'companies', id: input.accountId }

@@ -5,6 +5,7 @@ import {
   CrmRateLimitError,
   CrmValidationError,
   type AccountInput,
+  type AccountUpdateInput,
   type BackfillActivityInput,
   type BackfillDealInput,
   type BatchWriteResult,
@@ -12,8 +13,11 @@ import {
   type ContactInput,
   type CrmBackfillWriter,
   type CrmFields,
+  type IdentityIndexAccount,
+  type IdentityIndexContact,
+  type IdentityIndexPage,
 } from '../types.js';
-import { recordFailuresError, type RateLimitDelays, type SalesforceErrorItem } from './errors.js';
+import { recordFailuresError, salesforceErrorItems, type RateLimitDelays, type SalesforceErrorItem } from './errors.js';
 
 /** A bulk job ended without processing every record. */
 export class SalesforceBulkError extends Error {
@@ -22,6 +26,8 @@ export class SalesforceBulkError extends Error {
 
 /** sObject Collections take at most 200 records per call. */
 export const SALESFORCE_COLLECTION_LIMIT = 200;
+/** Records per query page (`Sforce-Query-Options: batchSize`, 200 to 2,000): the identity index reads the most it can. */
+const INDEX_BATCH_SIZE = 2_000;
 /** Standard field lengths. */
 const NAME_LENGTH = 255;
 const FIRST_NAME_LENGTH = 40;
@@ -54,6 +60,8 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 const truncate = (value: string, length: number): string => (value.length > length ? value.slice(0, length) : value);
+
+type QueryRow = { Id: string } & Record<string, unknown>;
 
 /** A record to write under its Stripe key. */
 interface KeyedRecord {
@@ -88,6 +96,26 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
       }
     }
     return found;
+  }
+
+  /**
+   * One page of an identity-index query: the query itself, then queryMore with its locator (the cursor).
+   * A locator expires after 15 minutes unused (a retry long after, a run paused meanwhile): the query
+   * starts over, and the rows read again add nothing to the index.
+   */
+  async function indexPage(operation: string, soql: string, cursor: string | null): Promise<{ records: QueryRow[]; next: string | null }> {
+    const headers = { 'Sforce-Query-Options': `batchSize=${INDEX_BATCH_SIZE}` };
+    const query = `/services/data/v${conn.version}/query?q=${encodeURIComponent(soql)}`;
+    return deps.call(operation, async () => {
+      let result: { records: QueryRow[]; done: boolean; nextRecordsUrl?: string };
+      try {
+        result = await conn.request({ method: 'GET', url: cursor ?? query, headers });
+      } catch (err) {
+        if (cursor === null || !(salesforceErrorItems(err) ?? []).some((e) => e.code === 'INVALID_QUERY_LOCATOR')) throw err;
+        result = await conn.request({ method: 'GET', url: query, headers });
+      }
+      return { records: result.records, next: result.done ? null : (result.nextRecordsUrl ?? null) };
+    });
   }
 
   /** Per-record outcomes of a collection call; a rate limit or a transient record failure throws for the whole call. */
@@ -279,5 +307,41 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
 
     findDeals: (subscriptionIds) => deps.call(`find ${deps.subscriptionObject ?? 'Opportunity'} (backfill)`, () => findBy(deps.subscriptionObject ?? 'Opportunity', deps.subscriptionKey, subscriptionIds)),
     findActivities: (keys) => deps.call('find Tasks (backfill)', () => findBy('Task', deps.activityKey, keys)),
+
+    async listAccountsForIdentity(cursor: string | null): Promise<IdentityIndexPage<IdentityIndexAccount>> {
+      const page = await indexPage('list Accounts (identity index)', `SELECT Id, Name, Website, ${customerKey} FROM Account`, cursor);
+      const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+      return { rows: page.records.map((r) => ({ recordId: r.Id, name: text(r.Name), domain: text(r.Website), stripeCustomerId: text(r[customerKey]) })), next: page.next };
+    },
+
+    async listContactsForIdentity(cursor: string | null): Promise<IdentityIndexPage<IdentityIndexContact>> {
+      const page = await indexPage('list Contacts (identity index)', 'SELECT Id, Email, AccountId FROM Contact WHERE Email != null AND AccountId != null', cursor);
+      return {
+        rows: page.records.flatMap((r) => (typeof r.Email === 'string' && typeof r.AccountId === 'string' ? [{ contactId: r.Id, email: r.Email, accountIds: [r.AccountId] }] : [])),
+        next: page.next,
+      };
+    },
+
+    async updateAccounts(inputs: AccountUpdateInput[]): Promise<BatchWriteResult[]> {
+      const rows = lastPerKey(inputs, (i) => i.customerId).map((input): KeyedRecord => ({
+        key: input.customerId,
+        record: {
+          Id: input.recordId,
+          ...deps.stripeFields(input.fields),
+          // The Stripe id stamped on the Account: later upserts by it (a rerun, the customer's workflow) land here.
+          [customerKey]: input.customerId,
+          ...(input.name ? { Name: truncate(input.name, NAME_LENGTH) } : {}),
+          ...(input.domain ? { Website: truncate(input.domain, NAME_LENGTH) } : {}),
+        },
+      }));
+      const out: BatchWriteResult[] = [];
+      for (const chunk of chunks(rows, SALESFORCE_COLLECTION_LIMIT)) {
+        const results: SaveResult[] = await deps.call('update matched Accounts (backfill)', () =>
+          conn.sobject('Account').update(chunk.map((r) => r.record) as Array<{ Id: string }>, { allOrNone: false }));
+        // A deleted or merged Account fails alone, with its reason.
+        out.push(...outcomes('Account', chunk, results, () => false));
+      }
+      return out;
+    },
   };
 }

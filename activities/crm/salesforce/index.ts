@@ -18,7 +18,7 @@ import type {
   UpsertResult as CrmUpsertResult,
 } from '../types.js';
 import { CrmValidationError } from '../types.js';
-import { decideSharedField } from '../../../domain/identity.js';
+import { decideDealStage, decideSharedField, dealStageReadNeeded } from '../../../domain/identity.js';
 import { salesforceBackfillWriter } from './backfill.js';
 import { salesforceIdentityMethods } from './identity.js';
 import { createSalesforceConnection } from './connection.js';
@@ -189,21 +189,48 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     return { id: result.id, created: result.created };
   }
 
-  /** One collection upsert per 200 records; per-record failures are collected and thrown, never dropped. */
-  async function upsertCollection(object: string, keyField: string, records: SalesforceRecord[]): Promise<Map<string, string>> {
+  /**
+   * One collection upsert per 200 records; per-record failures are collected and thrown, never dropped.
+   * `amend` may give a failed record a second chance (e.g. with a field it left out), sent once more.
+   */
+  async function upsertCollection(
+    object: string,
+    keyField: string,
+    records: SalesforceRecord[],
+    amend?: (record: SalesforceRecord, failure: RecordFailure) => SalesforceRecord | null,
+  ): Promise<Map<string, string>> {
     const ids = new Map<string, string>();
-    const failures: RecordFailure[] = [];
-    for (const chunk of chunks(records, COLLECTION_LIMIT)) {
-      const results = await conn.sobject(object).upsert(chunk, keyField, { allOrNone: false });
-      chunk.forEach((record, i) => {
-        const key = String(record[keyField]);
-        const result = results[i];
-        if (result?.success) ids.set(key, result.id);
-        else failures.push({ key, errors: (result?.errors ?? []).map(collectionError) });
-      });
+    let failures: RecordFailure[] = [];
+    const send = async (batch: SalesforceRecord[]) => {
+      for (const chunk of chunks(batch, COLLECTION_LIMIT)) {
+        const results = await conn.sobject(object).upsert(chunk, keyField, { allOrNone: false });
+        chunk.forEach((record, i) => {
+          const key = String(record[keyField]);
+          const result = results[i];
+          if (result?.success) ids.set(key, result.id);
+          else failures.push({ key, errors: (result?.errors ?? []).map(collectionError) });
+        });
+      }
+    };
+    await send(records);
+    if (amend && failures.length > 0) {
+      const byKey = new Map(records.map((r) => [String(r[keyField]), r]));
+      const again = failures.map((f) => ({ f, record: amend(byKey.get(f.key)!, f) }));
+      failures = again.filter((a) => a.record === null).map((a) => a.f);
+      await send(again.flatMap((a) => (a.record ? [a.record] : [])));
     }
     if (failures.length > 0) throw recordFailuresError(object, failures, delays);
     return ids;
+  }
+
+  /** The StageName Opportunities show now, by subscription id; one that no longer exists is absent. One query. */
+  async function currentStages(subscriptionIds: readonly string[]): Promise<Map<string, { id: string; stage: string | null }>> {
+    const rows = await call('read Opportunity stages', async () =>
+      conn.query<{ Id: string; StageName: string | null } & SalesforceRecord>(
+        `SELECT Id, StageName, ${SUBSCRIPTION_ID_FIELD} FROM Opportunity WHERE ${SUBSCRIPTION_ID_FIELD} IN (${subscriptionIds.map(soqlString).join(', ')})`,
+      ),
+    );
+    return new Map(rows.records.map((r) => [String(r[SUBSCRIPTION_ID_FIELD]), { id: r.Id, stage: r.StageName || null }]));
   }
 
   async function upsertAccount(input: AccountInput): Promise<CrmUpsertResult> {
@@ -259,7 +286,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
       if (input.recordId && input.previousEmail !== undefined && input.email !== input.previousEmail) {
         const current = await conn.query<{ Email: string | null }>(`SELECT Email FROM Contact WHERE Id = ${soqlString(input.recordId)} LIMIT 1`);
         const crmEmail = current.records[0]?.Email || null;
-        const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null);
+        const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null, input.emailOwner);
         if (!decision.write) delete record.Email;
         if (decision.conflict && crmEmail !== null) emailConflict = { crmValue: crmEmail, ...decision.conflict };
         if (emailConflict) {
@@ -288,11 +315,11 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     });
   }
 
-  function opportunity(deal: DealInput, accountId: string | null): SalesforceRecord {
+  function opportunity(deal: DealInput, accountId: string | null, withStage = true): SalesforceRecord {
     return {
       [SUBSCRIPTION_ID_FIELD]: deal.subscriptionId,
       Name: truncate(deal.name, LIMITS.opportunityName),
-      StageName: stages[deal.stage],
+      ...(withStage ? { StageName: stages[deal.stage] } : {}),
       CloseDate: deal.closeDate,
       Amount: deal.amount,
       [SUBSCRIPTION_STATUS_FIELD]: truncate(deal.status, 255),
@@ -337,8 +364,26 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
       );
       return Object.fromEntries(ids);
     }
+    // Once the Opportunity exists its stage follows its owner (decideDealStage): read only where Stripe's stage moved.
+    const moved = deals.filter((d) => dealStageReadNeeded(stages[d.stage], d.lastStage && stages[d.lastStage], input.stageOwner));
+    const current = moved.length > 0 ? await currentStages(moved.map((d) => d.subscriptionId)) : new Map<string, { id: string; stage: string | null }>();
+    const records = deals.map((deal) => {
+      const found = current.get(deal.subscriptionId);
+      const read = moved.includes(deal) ? { exists: found !== undefined, stage: found?.stage ?? null } : undefined;
+      const decision = decideDealStage(stages[deal.stage], deal.lastStage && stages[deal.lastStage], read, input.stageOwner);
+      if (decision.conflict && found) {
+        input.onStageConflict?.({ subscriptionId: deal.subscriptionId, recordId: found.id, stripeValue: stages[deal.stage], crmValue: found.stage, ...decision.conflict });
+      }
+      return opportunity(deal, input.accountId, decision.write);
+    });
+    const stageOf = new Map(deals.map((d) => [d.subscriptionId, stages[d.stage]]));
     const ids = await call('upsert Opportunities', () =>
-      upsertCollection('Opportunity', SUBSCRIPTION_ID_FIELD, deals.map((deal) => opportunity(deal, input.accountId))),
+      upsertCollection('Opportunity', SUBSCRIPTION_ID_FIELD, records, (record, failure) =>
+        // Written without its stage but gone from Salesforce meanwhile: created again, it needs one.
+        record.StageName === undefined && failure.errors.some((e) => e.code === 'REQUIRED_FIELD_MISSING' && e.fields.includes('StageName'))
+          ? { ...record, StageName: stageOf.get(failure.key)! }
+          : null,
+      ),
     );
     return Object.fromEntries(ids);
   }
@@ -404,7 +449,10 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     backfill: salesforceBackfillWriter({
       conn, customerKey, subscriptionKey: SUBSCRIPTION_ID_FIELD, activityKey: ACTIVITY_KEY_FIELD,
       ...(subscriptionObject ? { subscriptionObject } : {}),
-      opportunity: subscriptionObject ? (deal, accountId) => subscriptionRecord(deal, { ...deal, accountId }) : opportunity,
+      // An Opportunity the backfill knows exists keeps its stage (its lastStage is Stripe's stage: nothing to move).
+      opportunity: subscriptionObject
+        ? (deal, accountId) => subscriptionRecord(deal, { ...deal, accountId })
+        : (deal, accountId) => opportunity(deal, accountId, decideDealStage(stages[deal.stage], deal.lastStage && stages[deal.lastStage], undefined).write),
       stripeFields, task, call, collectionError, soqlString, delays,
     }),
     ...salesforceIdentityMethods({ conn, customerKey, call, soqlString }),
