@@ -127,8 +127,9 @@ export function createBackfillIdentity(deps: { db: Kysely<Database>; provider: C
     activities: {
       /**
        * Reads pages of the CRM's companies/Accounts or contacts into the run's identity index for up to a
-       * minute and returns where it stopped. Each page is recorded before its cursor is heartbeated, so a
-       * retried attempt resumes after the last page recorded (a page read twice adds nothing).
+       * minute (less when its worker shuts down) and returns where it stopped. Each page is recorded before
+       * its cursor is heartbeated, so a retried attempt resumes after the last page recorded (a page read
+       * twice adds nothing).
        */
       async backfillIndexIdentity(input: BackfillIndexInput): Promise<BackfillIndexResult> {
         const ctx = Context.current();
@@ -152,7 +153,11 @@ export function createBackfillIdentity(deps: { db: Kysely<Database>; provider: C
           }
           requests++;
           ctx.heartbeat({ next: cursor, rows, requests, done: cursor === null });
-        } while (cursor !== null && Date.now() - startedAt < INDEX_SLICE_MS);
+          // A worker shutting down (a deploy) cancels its activities when its grace time is up: the slice ends
+          // at the page in hand and returns its cursor, rather than holding the shutdown up for the rest of the
+          // minute or being killed mid-slice (a retry resumes from the last heartbeat sent, and the SDK sends
+          // them at most once a minute with this heartbeat timeout).
+        } while (cursor !== null && Date.now() - startedAt < INDEX_SLICE_MS && ctx.cancellationDetails?.workerShutdown !== true);
         return { next: cursor, rows, requests };
       },
     },

@@ -2,13 +2,16 @@ import { loadavg } from 'node:os';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../config/index.js';
 import { BACKFILL_PAGE_SIZE, backfillWorkflowId } from '../domain/backfill.js';
+import { isIdentityHold } from '../domain/backfill-identity.js';
 import { salesforceConnectionFor } from '../sandboxes/salesforce/index.js';
+import type { CrmSeedResult } from './bench-crm-seed.js';
+import { checkExisting, crmSeedFor, EXPECTED_METHOD, planExisting, type CrmCompany, type SeededCustomer } from './bench-existing-records.js';
 import { parseArgs, percentile, startBenchInfrastructure } from './bench-support.js';
 import { startLocalStackWithExternalSandboxes } from './local-stack.js';
 
 /**
  * `npm run bench:backfill -- --customers 100000 [--provider hubspot|salesforce] [--crm-limit 19] [--crm-rate 18.5] [--stripe-rate 20]
- *   [--concurrency 8] [--bulk-threshold N] [--inject-429s N] [--profile [--trace]]`
+ *   [--concurrency 8] [--bulk-threshold N] [--inject-429s N] [--existing N] [--profile [--trace]]`
  *
  * A historical backfill of `customers` seeded Stripe customers (one subscription each) through the API,
  * the backfill workflow and the CRM sandbox: every customer becomes a company and a contact, every
@@ -23,12 +26,23 @@ import { startLocalStackWithExternalSandboxes } from './local-stack.js';
  * Stripe customer must be exactly one company and one contact, every subscription one deal), peak memory and
  * the live heap after a collection at 10k records and at the end, and the load average (the machine may be
  * shared). `--profile` also prints where the time went, from the workflow's histories.
+ *
+ * `--existing N` starts from a CRM that already holds N records matching the customers as real CRMs do
+ * (scripts/bench-existing-records.ts), written straight into the sandbox's store before the run. It then
+ * prints what identity resolution cost and decided: the index's rows and requests (and their share of the
+ * requests the CRM served during the run), companies linked by method, created, customers held for review and the reviews
+ * opened, against what the seed was built to produce, and FAIL lines if a seeded company was not linked
+ * to its customer, a duplicate was written, or a domain that had a company gained another.
  */
 const args = parseArgs(process.argv.slice(2), {
-  customers: '100000', provider: 'hubspot', 'crm-limit': '19', 'crm-rate': '18.5', 'stripe-rate': '', concurrency: '8', profile: 'false', 'inject-429s': '0', 'bulk-threshold': '', trace: 'false',
+  customers: '100000', provider: 'hubspot', 'crm-limit': '19', 'crm-rate': '18.5', 'stripe-rate': '', concurrency: '8', profile: 'false', 'inject-429s': '0', 'bulk-threshold': '', trace: 'false', existing: '0',
   'admin-url': 'postgres://postgres@127.0.0.1:5432/postgres',
 });
 const customers = Number(args.customers);
+/** Records the CRM holds before the run (0: an empty CRM, every customer created). */
+const existing = Number(args.existing);
+const plan = existing > 0 ? planExisting(existing) : null;
+if (plan && plan.customers.length > customers) throw new Error(`--existing ${existing} seeds records for ${plan.customers.length} customers: run with --customers ${plan.customers.length} or more`);
 const provider = args.provider === 'salesforce' ? 'salesforce' : 'hubspot';
 /** The CRM's own limit, requests/s (HubSpot Pro: 190 per rolling 10 s); the bound is measured against it. */
 const crmLimit = Number(args['crm-limit']);
@@ -41,6 +55,8 @@ const crmRate = Number(args['crm-rate']);
 const config = loadConfig();
 const stripeRate = args['stripe-rate'] ? Number(args['stripe-rate']) : config.stripe.readRateLimitPerSecond;
 const batch = provider === 'salesforce' ? 200 : BACKFILL_PAGE_SIZE;
+/** Where the sync keeps the Stripe customer id on companies/Accounts and contacts. */
+const customerIdField = provider === 'salesforce' ? 'Stripe_Customer_ID__c' : 'stripe_customer_id';
 const bulkThreshold = args['bulk-threshold'] ? Number(args['bulk-threshold']) : config.crm.salesforce.bulkThreshold;
 /**
  * Records/s the request limit allows with full batches. HubSpot: its limit (19/s for Pro) × 100. Salesforce has
@@ -53,6 +69,11 @@ const log = (line: string) => console.log(line);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 const gc = (globalThis as { gc?: () => void }).gc;
+const countBy = (keys: readonly string[]) => {
+  const out: Record<string, number> = {};
+  for (const k of keys) out[k] = (out[k] ?? 0) + 1;
+  return out;
+};
 
 interface RunView {
   id: string;
@@ -64,6 +85,7 @@ interface RunView {
   stripeReads: number | null;
   crmRequests: number | null;
   summary: { activeSeconds?: number } | null;
+  identityIndex: { rows: number; requests: number; done: boolean } | null;
 }
 
 log(provider === 'salesforce'
@@ -110,11 +132,36 @@ const liveHeap = () => {
 try {
   const before = liveHeap();
   const seedStart = Date.now();
-  const seeded = (await (await fetch(`${sandboxes.urls.stripe}/__sandbox/seed`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ customers, subscriptionsPerCustomer: 1, withInvoices: false, emitEvents: false }),
-  })).json()) as { customers: number; subscriptions: number };
-  log(`seeded ${seeded.customers} customers, ${seeded.subscriptions} subscriptions in ${Date.now() - seedStart} ms`);
+  const seedStripe = async (count: number, emailDomain?: string) => {
+    const res = await fetch(`${sandboxes.urls.stripe}/__sandbox/seed`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ customers: count, subscriptionsPerCustomer: 1, withInvoices: false, emitEvents: false, ...(emailDomain ? { emailDomain } : {}) }),
+    });
+    if (!res.ok) throw new Error(`seeding Stripe: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { customers: number; subscriptions: number; sample: { customers: string[] } };
+  };
+  const seeded = await seedStripe(customers - (plan?.customers.length ?? 0));
+  // --existing: a customer the CRM holds records of gets an email domain of its own, so one seed call each,
+  // one after another: Stripe numbers seeded customers on (`Customer <n>`, `customer<n>@<domain>`).
+  const seededCustomers: SeededCustomer[] = [];
+  for (const p of plan?.customers ?? []) {
+    const one = await seedStripe(1, p.emailDomain);
+    seeded.subscriptions += one.subscriptions;
+    seededCustomers.push({ ...p, id: one.sample.customers[0]!, n: seeded.customers + seededCustomers.length + 1 });
+  }
+  log(`seeded ${seeded.customers + seededCustomers.length} customers, ${seeded.subscriptions} subscriptions in ${Date.now() - seedStart} ms`);
+  let existingSeed: { companies: ReturnType<typeof crmSeedFor>['companies']; ids: CrmSeedResult } | null = null;
+  if (plan) {
+    const crmSeedStart = Date.now();
+    if (!sandboxes.urls.crmSeed) throw new Error('the sandbox process serves no CRM seeding endpoint');
+    const { seed, companies } = crmSeedFor(plan, seededCustomers, customerIdField);
+    const res = await fetch(`${sandboxes.urls.crmSeed}/${provider}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seed) });
+    if (!res.ok) throw new Error(`seeding the CRM: ${res.status} ${await res.text()}`);
+    existingSeed = { companies, ids: (await res.json()) as CrmSeedResult };
+    const kinds = Object.entries(countBy(seededCustomers.map((c) => c.kind))).map(([k, n]) => `${k} ${n}`).join(', ');
+    log(`seeded ${seed.companies.length + seed.contacts.length} existing CRM records (${seed.companies.length} companies, ${seed.contacts.length} contacts) into the ${provider} sandbox's store ` +
+      `in ${Date.now() - crmSeedStart} ms: for ${seededCustomers.length} customers (${kinds}), ${plan.unrelatedCompanies + plan.unrelatedContacts} unrelated`);
+  }
   sample();
   log(`memory before the run (the sandboxes run in their own process): rss ${mb(peaks.rss)} heap ${mb(peaks.heap)}`);
 
@@ -128,6 +175,12 @@ try {
       body: JSON.stringify({ path: '^/crm/v3/objects/contacts/batch/create', rate429: 1, times: Number(args['inject-429s']) }),
     });
   }
+  // What the CRM served during the run, by its own count (the run counts one request per batch write; a
+  // write's fallback upsert and associations, or a link's update next to an upsert, are more).
+  const crmServed = async (): Promise<{ total: number; byRoute: Record<string, number> }> => provider === 'hubspot'
+    ? (await (await fetch(`${sandboxes.urls.hubspot}/__sandbox/requests`)).json()) as { total: number; byRoute: Record<string, number> }
+    : { total: ((await (await fetch(`${sandboxes.urls.salesforce}/__sandbox/state`)).json()) as { apiUsage: { used: number } }).apiUsage.used, byRoute: {} };
+  const crmAtStart = await crmServed();
   const res = await fetch(`${stack.api.url}/backfills`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ concurrency: Number(args.concurrency) }) });
   const started = (await res.json()) as RunView;
   if (res.status !== 202) throw new Error(`POST /backfills: ${res.status} ${JSON.stringify(started)}`);
@@ -141,6 +194,7 @@ try {
     await new Promise((r) => setTimeout(r, 500));
   }
   const wall = (Date.now() - t0) / 1000;
+  const crmAtEnd = await crmServed();
   sample();
   // The run's own figures, before the checks below fetch every record (and the peaks with them).
   const atEnd = { ...peaks, live: liveHeap() };
@@ -151,35 +205,86 @@ try {
     `Stripe reads ${run.stripeReads ?? '?'} (${((run.stripeReads ?? 0) / wall).toFixed(1)}/s, limit ${stripeRate}/s, sandbox 100/s)`);
   log(`load average at the end of the run: ${load()}`);
 
-  // Lost and duplicated: every Stripe customer is one company and one contact, every subscription one deal.
+  // Identity resolution (a B2B run reads an index first): what the index cost, and what the matcher decided.
+  const held = new Set<string>();
+  const failures: string[] = [];
+  if (run.identityIndex) {
+    const db = stack.database.db;
+    const [methods, skipped, reviews] = await Promise.all([
+      db.selectFrom('crmLinks').select(['matchMethod', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('accountId', '=', stack.accountId).where('companyId', 'is not', null).groupBy('matchMethod').execute(),
+      db.selectFrom('backfillRecords').select(['customerId', 'reason'])
+        .where('runId', '=', run.id).where('objectType', '=', 'customer').where('outcome', '=', 'skipped').execute(),
+      db.selectFrom('identityReviews').select(['reason', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('accountId', '=', stack.accountId).where('source', '=', 'backfill').where('status', '=', 'open').groupBy('reason').execute(),
+    ]);
+    for (const r of skipped) if (isIdentityHold(r.reason)) held.add(r.customerId);
+    const pct = (n: number, of: number) => `${((n / Math.max(1, of)) * 100).toFixed(1)} %`;
+    const served = crmAtEnd.total - crmAtStart.total;
+    log(`identity index: ${run.identityIndex.rows} rows read in ${run.identityIndex.requests} CRM requests = ${pct(run.identityIndex.requests, served)} of the ${served} requests ` +
+      `the CRM served during the run (${pct(run.identityIndex.requests, run.crmRequests ?? 0)} of the ${run.crmRequests ?? '?'} the run counts, one per batch write)`);
+    if (plan && provider === 'hubspot') {
+      const byRoute = Object.entries(crmAtEnd.byRoute).map(([route, n]) => [route, n - (crmAtStart.byRoute[route] ?? 0)] as const).filter(([, n]) => n > 0);
+      log(`  HubSpot requests during the run by route: ${byRoute.map(([route, n]) => `${route} ${n}`).join(', ')}`);
+    }
+    const linked = Object.fromEntries(methods.filter((m) => m.matchMethod !== 'created').map((m) => [m.matchMethod, Number(m.n)]));
+    const created = Number(methods.find((m) => m.matchMethod === 'created')?.n ?? 0);
+    log(`identity outcomes: companies linked by method ${JSON.stringify(linked)}, created ${created}; customers skipped for identity review ${held.size}` +
+      `${skipped.length > held.size ? ` (and ${skipped.length - held.size} skipped for other reasons)` : ''}; open reviews opened by the run ${reviews.reduce((sum, r) => sum + Number(r.n), 0)} ` +
+      `${JSON.stringify(Object.fromEntries(reviews.map((r) => [r.reason, Number(r.n)])))}`);
+    if (plan) {
+      const expected: Record<string, number> = { ...countBy(seededCustomers.map((c) => EXPECTED_METHOD[c.kind])), created: customers - seededCustomers.length };
+      const actual: Record<string, number> = { ...linked, created, review: held.size };
+      const differ = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].filter((k) => (expected[k] ?? 0) !== (actual[k] ?? 0));
+      log(`  the seed was built for: ${Object.entries(expected).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      if (differ.length > 0) failures.push(`outcomes differ from what the seed was built for: ${differ.map((k) => `${k} ${actual[k] ?? 0} (expected ${expected[k] ?? 0})`).join(', ')}`);
+    }
+  }
+
+  // Lost and duplicated: every Stripe customer is one company and one contact, every subscription one deal
+  // (except customers held for review, whose records are written once a person decides).
   const stripeCustomers = new Set<string>();
   const stripeSubscriptions = new Set<string>();
-  for await (const c of stack.stripe.customers.list({ limit: 100 })) stripeCustomers.add(c.id);
-  for await (const s of stack.stripe.subscriptions.list({ limit: 100, status: 'all' })) stripeSubscriptions.add(s.id);
+  const seededEmails = new Map(seededCustomers.map((c) => [c.id, `customer${c.n}@${c.emailDomain}`]));
+  let misnumbered = 0;
+  for await (const c of stack.stripe.customers.list({ limit: 100 })) {
+    if (!held.has(c.id)) stripeCustomers.add(c.id);
+    if (seededEmails.has(c.id) && seededEmails.get(c.id) !== c.email) misnumbered++;
+  }
+  if (misnumbered > 0) failures.push(`${misnumbered} customers seeded for --existing are not who the seed took them for (Stripe's numbering of seeded customers changed)`);
+  for await (const s of stack.stripe.subscriptions.list({ limit: 100, status: 'all' })) {
+    if (!held.has(typeof s.customer === 'string' ? s.customer : s.customer.id)) stripeSubscriptions.add(s.id);
+  }
   const crmKeys: Record<'company' | 'contact' | 'deal', string[]> = { company: [], contact: [], deal: [] };
+  let crmCompanies: CrmCompany[] = [];
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   if (provider === 'hubspot') {
-    const keysOf = async (type: string, property: string) => {
-      const body = (await (await fetch(`${sandboxes.urls.hubspot}/__sandbox/objects/${type}?properties=${property}`)).json()) as { results: Array<{ properties: Record<string, string | null>; archived: boolean }> };
-      return body.results.filter((r) => !r.archived).map((r) => r.properties[property]).filter((k): k is string => typeof k === 'string');
+    const rowsOf = async (type: string, properties: string[]) => {
+      const body = (await (await fetch(`${sandboxes.urls.hubspot}/__sandbox/objects/${type}?properties=${properties.join(',')}`)).json()) as { results: Array<{ id: string; properties: Record<string, string | null>; archived: boolean }> };
+      return body.results.filter((r) => !r.archived);
     };
-    crmKeys.company = await keysOf('companies', 'stripe_customer_id');
+    const keysOf = async (type: string, property: string) => (await rowsOf(type, [property])).map((r) => r.properties[property]).filter((k): k is string => typeof k === 'string');
+    crmCompanies = (await rowsOf('companies', [customerIdField, 'domain'])).map((r) => ({ id: r.id, domain: text(r.properties.domain), stripeCustomerId: text(r.properties[customerIdField]) }));
+    crmKeys.company = crmCompanies.map((c) => c.stripeCustomerId).filter((k): k is string => k !== null);
     crmKeys.contact = await keysOf('contacts', 'stripe_customer_id');
     crmKeys.deal = await keysOf('deals', 'stripe_subscription_id');
     const requests = (await (await fetch(`${sandboxes.urls.hubspot}/__sandbox/requests`)).json()) as { total: number; rateLimited: { total: number } };
     log(`HubSpot requests ${requests.total}, 429s served ${requests.rateLimited.total}`);
   } else {
     const conn = salesforceConnectionFor(sandboxes.urls.salesforce, 'bench');
-    const keysOf = async (object: string, field: string) => {
-      const out: string[] = [];
-      let result = await conn.query<Record<string, unknown>>(`SELECT ${field} FROM ${object}`);
+    const rowsOf = async (object: string, fields: string[]) => {
+      const out: Array<Record<string, unknown>> = [];
+      let result = await conn.query<Record<string, unknown>>(`SELECT ${fields.join(', ')} FROM ${object}`);
       for (;;) {
-        for (const r of result.records) if (typeof r[field] === 'string') out.push(r[field] as string);
+        out.push(...result.records);
         if (result.done || !result.nextRecordsUrl) break;
         result = await conn.queryMore<Record<string, unknown>>(result.nextRecordsUrl);
       }
       return out;
     };
-    crmKeys.company = await keysOf('Account', 'Stripe_Customer_ID__c');
+    const keysOf = async (object: string, field: string) => (await rowsOf(object, [field])).map((r) => r[field]).filter((k): k is string => typeof k === 'string');
+    crmCompanies = (await rowsOf('Account', ['Id', 'Website', customerIdField])).map((r) => ({ id: String(r.Id), domain: text(r.Website), stripeCustomerId: text(r[customerIdField]) }));
+    crmKeys.company = crmCompanies.map((c) => c.stripeCustomerId).filter((k): k is string => k !== null);
     crmKeys.contact = await keysOf('Contact', 'Stripe_Customer_ID__c');
     crmKeys.deal = await keysOf('Opportunity', 'Stripe_Subscription_ID__c');
     const state = (await (await fetch(`${sandboxes.urls.salesforce}/__sandbox/state`)).json()) as { apiUsage: { used: number }; bulkJobs: Record<string, number> };
@@ -194,7 +299,12 @@ try {
     duplicated += keys.length - distinct.size;
     log(`  ${what}: ${distinct.size} CRM records for ${expected.size} Stripe objects, ${missing} lost, ${keys.length - distinct.size} duplicated`);
   }
-  log(`records lost ${lost}, duplicated ${duplicated}`);
+  log(`records lost ${lost}, duplicated ${duplicated}${held.size > 0 ? ` (the ${held.size} customers held for review, and their subscriptions, are expected nowhere)` : ''}`);
+  if (existingSeed) {
+    failures.push(...checkExisting(existingSeed.companies, existingSeed.ids.companyIds, crmCompanies));
+    if (failures.length === 0) log(`existing records: every seeded company the run should link carries its customer's Stripe id and no other company does; the duplicates carry none; no seeded domain gained a company`);
+  }
+  for (const f of failures) log(`FAIL: ${f}`);
   if (at10k) log(`memory at 10k records (${at10k.seconds.toFixed(1)} s): peak rss ${mb(at10k.rss)} heap ${mb(at10k.heap)}${at10k.live !== null ? `, live heap after GC ${mb(at10k.live)}` : ''}`);
   log(`memory at ${run.processed} records: peak rss ${mb(atEnd.rss)} heap ${mb(atEnd.heap)}${atEnd.live !== null ? `, live heap after GC ${mb(atEnd.live)} (before seeding ${mb(before!)})` : ' (run with --expose-gc for the live heap)'}`);
   if (args.profile === 'true') await profile(stack.client, backfillWorkflowId(stack.accountId, run.id));

@@ -9,6 +9,8 @@ export interface SandboxUrls {
   stripe: string;
   hubspot: string;
   salesforce: string;
+  /** The benchmarks' CRM seeding endpoint (scripts/bench-crm-seed.ts); served by the sandbox process only. */
+  crmSeed?: string;
 }
 
 export class SandboxProcessError extends Error {

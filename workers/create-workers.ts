@@ -66,6 +66,10 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
     namespace: deps.config.temporal.namespace,
     // In-flight activities get this long to finish before the worker exits.
     shutdownGraceTime: `${deps.config.worker.shutdownGraceSeconds} seconds`,
+    // Progress heartbeats (backfill cursors, identity-index pages) reach the server within seconds, so the
+    // retry after a crashed worker resumes near where it stopped. The SDK's default throttle (80 % of the
+    // heartbeat timeout, capped at 60 s) would lose up to a minute of reading.
+    maxHeartbeatThrottleInterval: '5 seconds',
   } as const;
   const main = await Worker.create({
     ...common,

@@ -143,6 +143,11 @@ const WRITES_PER_READ_SLOT = 3;
  * the migration log (backfill_records).
  */
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillProgress> {
+  // Asked before the settings' local activity, so its marker is in the first workflow task. Asked after it,
+  // a query arriving while the local activity ran (POST /backfills asks for progress at once) could move
+  // the rest of that activation, marker included, into a second task, and a replay, which resolves the
+  // local activity within the first, then found no marker there and took the path without an index.
+  const indexSupported = input.carried === undefined && patched('backfill-identity-index-first-task');
   const settings: BackfillSettings = await local.getBackfillSettings();
   const write = proxyActivities<Activities>({
     taskQueue: settings.writeTaskQueue,
@@ -189,10 +194,11 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
   let cancelled = carried?.cancelled ?? false;
   // A B2B run with customers first reads the CRM's companies and contacts into its identity index, so its
   // customers are matched to the records that exist as the real-time path would match them. A run started
-  // before the index existed has no marker in its history and goes on without one.
+  // before the index existed has no marker in its history and goes on without one; one started before the
+  // marker moved to the first task has the older marker, asked where it was asked then.
   const identityIndex: IdentityIndexState | null = carried
     ? (carried.identityIndex ?? null)
-    : settings.identity && input.filters.objects.includes('customers') && patched('backfill-identity-index') ? { object: 'accounts', cursor: null, rows: 0, requests: 0 } : null;
+    : settings.identity && input.filters.objects.includes('customers') && (indexSupported || patched('backfill-identity-index')) ? { object: 'accounts', cursor: null, rows: 0, requests: 0 } : null;
   const identityOptions = identityIndex !== null && settings.identity ? settings.identity : null;
   let pagesThisRun = 0;
   let rolledOver = false;
