@@ -124,6 +124,15 @@ export function createBackfillIdentity(deps: { db: Kysely<Database>; provider: C
   }
 
   return {
+    /** Which of these emails the run's index holds (contacts the CRM had when the run began): one query. */
+    async existingEmails(runId: string, emails: readonly string[]): Promise<Set<string>> {
+      const normalised = [...new Set(emails.map((e) => normalizeEmail(e, false)).filter((e): e is string => e !== null))];
+      if (normalised.length === 0) return new Set();
+      const rows = await deps.db.selectFrom('backfillIdentityContacts').select('email').distinct()
+        .where('runId', '=', runId).where('email', 'in', normalised).execute();
+      return new Set(rows.map((r) => r.email));
+    },
+
     activities: {
       /**
        * Reads pages of the CRM's companies/Accounts or contacts into the run's identity index for up to a

@@ -520,7 +520,15 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
    * The one CRM request of a write step (or the lookup a dry run makes instead). Accounts the identity
    * index linked to an existing record are written to it by id first (a second request, only when any).
    */
-  async function crmWrite(kind: WriteKind, records: StagedRecord[], targets: Map<string, { accountId: string | null; contactId: string | null }>, accountIds: Record<string, string>, identities: ReadonlyMap<string, AccountIdentity>, existingDeals: ReadonlySet<string>, bulk: Parameters<CrmBackfillWriter['upsertAccounts']>[1]): Promise<BatchWriteResult[]> {
+  async function crmWrite(
+    kind: WriteKind,
+    records: StagedRecord[],
+    targets: Map<string, { accountId: string | null; contactId: string | null }>,
+    accountIds: Record<string, string>,
+    identities: ReadonlyMap<string, AccountIdentity>,
+    known: { deals: ReadonlySet<string>; emails: ReadonlySet<string> },
+    bulk: Parameters<CrmBackfillWriter['upsertAccounts']>[1],
+  ): Promise<BatchWriteResult[]> {
     const w = writer();
     // A matched record's name and domain are the CRM's unless FIELD_OWNERSHIP gives them to Stripe: written only where it has none.
     const keep = (field: 'name' | 'domain', crmValue: string | null) => Boolean(crmValue) && ownership[field] !== 'stripe';
@@ -546,13 +554,13 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
         return w.upsertContacts(records.map((r) => {
           const c = (r as Extract<StagedRecord, { t: 'customer' }>).contact!;
           return { ...c, accountId: accountIds[c.customerId] ?? null };
-        }), bulk);
+        }), bulk, { existingEmails: known.emails });
       case 'deals':
         return w.upsertDeals(records.map((r) => {
           const d = r as Extract<StagedRecord, { t: 'deal' }>;
           const t = targets.get(d.customerId);
           // A deal that exists keeps the stage the CRM shows (its owner's, FIELD_OWNERSHIP): "unchanged since our write".
-          const lastStage = existingDeals.has(d.deal.subscriptionId) ? { lastStage: d.deal.stage } : {};
+          const lastStage = known.deals.has(d.deal.subscriptionId) ? { lastStage: d.deal.stage } : {};
           return { ...d.deal, ...lastStage, customerId: d.customerId, accountId: t?.accountId ?? null, contactId: t?.contactId ?? null };
         }), bulk);
       default:
@@ -789,7 +797,11 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
                 ? toWrite.flatMap((r) => (r.t === 'deal' && links.get(r.customerId)?.dealIds[r.deal.subscriptionId] ? [r.deal.subscriptionId] : []))
                 : [];
               const existingDeals = new Set(linkedDeals.length > 0 ? Object.keys(await crmCall(() => w.findDeals(linkedDeals))) : []);
-              results = await crmCall(() => crmWrite(input.kind, toWrite, targets, accountIds, identities, existingDeals, input.bulk ? {
+              // Contacts the CRM already had (the run's identity index, B2B; empty without one): the writer can skip a create bound to fail.
+              const existingEmails = input.kind === 'contacts' && deps.settings.mode === 'b2b'
+                ? await identity.existingEmails(input.runId, toWrite.flatMap((r) => (r.t === 'customer' && r.contact ? [r.contact.email] : [])))
+                : new Set<string>();
+              results = await crmCall(() => crmWrite(input.kind, toWrite, targets, accountIds, identities, { deals: existingDeals, emails: existingEmails }, input.bulk ? {
                 ...(state.jobId ? { jobId: state.jobId } : {}),
                 onJobCreated: (jobId) => {
                   state = { jobId };

@@ -167,6 +167,12 @@ export interface BulkResume {
   onJobCreated?(jobId: string): void;
 }
 
+/** What the backfill knows of a contacts batch beforehand (its identity index): lets a writer skip a request that would fail. */
+export interface ContactBatchHints {
+  /** Emails (trimmed, lower-cased) the CRM is known to hold already. */
+  existingEmails?: ReadonlySet<string>;
+}
+
 /** A deal of the backfill: the subscription's deal and the records it hangs from. */
 export interface BackfillDealInput extends DealInput {
   customerId: string;
@@ -200,7 +206,7 @@ export interface CrmBackfillWriter {
   /** Companies / Accounts by `stripe_customer_id`; keys are customer ids. */
   upsertAccounts(inputs: AccountInput[], bulk?: BulkResume): Promise<BatchWriteResult[]>;
   /** Contacts as the real-time path keys them (HubSpot: email; Salesforce: the customer id, adopting an unlinked contact with the email); keys are customer ids. */
-  upsertContacts(inputs: ContactInput[], bulk?: BulkResume): Promise<BatchWriteResult[]>;
+  upsertContacts(inputs: ContactInput[], bulk?: BulkResume, hints?: ContactBatchHints): Promise<BatchWriteResult[]>;
   /** Deals / Opportunities by subscription id, associated with the account (B2B) or contact (B2C); keys are subscription ids. */
   upsertDeals(inputs: BackfillDealInput[], bulk?: BulkResume): Promise<BatchWriteResult[]>;
   /** Timeline activities guarded by their key: one that exists is left as it is (`created: false`); keys are entry keys. */

@@ -145,7 +145,11 @@ describe('backfill identity resolution against HubSpot: the real-time rules, fro
   }, 150_000);
 
   it('links to the records that exist, creates only what nothing matched, and queues the ambiguous one for review', async () => {
+    const refusals = async () => ((await (await fetch(`${stack.sandboxes.hubspot.url}/__sandbox/requests`)).json()) as { byStatus: Record<string, number> }).byStatus['409'] ?? 0;
+    const refusedBefore = await refusals();
     const done = await run({ objects: ['customers', 'subscriptions'] });
+    // B's email is in the index: its contacts batch goes straight to upsert, no create refused over it.
+    expect(await refusals()).toBe(refusedBefore);
     expectFirstRunCounts(done);
     // Five rows: four companies and the contact with its company.
     expect(done.identityIndex).toEqual({ rows: 5, requests: 2, done: true });

@@ -8,6 +8,8 @@ import {
   type BackfillActivityInput,
   type BackfillDealInput,
   type BatchWriteResult,
+  type BulkResume,
+  type ContactBatchHints,
   type ContactInput,
   type CrmBackfillWriter,
   type IdentityIndexAccount,
@@ -239,7 +241,7 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
       return out;
     },
 
-    async upsertContacts(inputs: ContactInput[]): Promise<BatchWriteResult[]> {
+    async upsertContacts(inputs: ContactInput[], _bulk?: BulkResume, hints?: ContactBatchHints): Promise<BatchWriteResult[]> {
       // Keyed by email, as HubSpot keys contacts: customers sharing one share its contact (the last one's
       // Stripe id stays on it, as the real-time path's upserts would leave it).
       const byEmail = new Map<string, ContactInput[]>();
@@ -253,7 +255,13 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
         return { key: email, properties: { ...contactProperties(last, names, customerIdProperty, deps.mode), email }, targets };
       });
       const results: BatchWriteResult[] = [];
-      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) results.push(...(await createOrUpsert(deps.contacts, 'contacts', 'email', rows.slice(i, i + HUBSPOT_BATCH_LIMIT))));
+      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
+        const chunk = rows.slice(i, i + HUBSPOT_BATCH_LIMIT);
+        // HubSpot refuses a whole batch create over one existing email: a batch known to hold one goes
+        // straight to upsert and associate (two requests, not a refused create and then those two).
+        const holdsExisting = chunk.some((r) => hints?.existingEmails?.has(r.key));
+        results.push(...(await (holdsExisting ? upsertAssociating(deps.contacts, 'contacts', 'email', chunk) : createOrUpsert(deps.contacts, 'contacts', 'email', chunk))));
+      }
       const byKey = new Map(results.map((r) => [r.key, r]));
       return inputs.map((input): BatchWriteResult => {
         const result = byKey.get(input.email.trim().toLowerCase());
