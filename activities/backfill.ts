@@ -9,9 +9,12 @@ import {
   discountSnapshotFromStripe,
   subscriptionSnapshotFromStripe,
   type DiscountSnapshot,
+  type StripeDiscountInput,
   type StripeInvoiceInput,
   type StripeSubscriptionInput,
   type SubscriptionSnapshot,
+  unresolvedCouponIds,
+  type StripeLookups,
 } from '../domain/billing-snapshot.js';
 import {
   BACKFILL_PAGE_SIZE,
@@ -248,18 +251,44 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
     return names;
   }
 
+  // Coupons a page's discounts name by id (customer lists cannot expand that deep). Their terms hardly
+  // change and a run's customers share a few: remembered for the worker's life, one read each.
+  const couponCache = new Map<string, Stripe.Coupon | null>();
+  async function couponLookups(accountId: string, discounts: ReadonlyArray<StripeDiscountInput | null | undefined>, counter: { reads: number }): Promise<StripeLookups> {
+    const coupons: Record<string, Stripe.Coupon> = {};
+    for (const id of unresolvedCouponIds(discounts)) {
+      const key = `${accountId}/${id}`;
+      if (!couponCache.has(key)) {
+        try {
+          couponCache.set(key, await stripeRead(accountId, counter, () => deps.stripe.coupons.retrieve(id, {}, opts(accountId))));
+        } catch (err) {
+          // A deleted coupon: its discounts keep unknown terms (MRR counts them undiscounted, as the real-time path would).
+          if (!(err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode === 404)) throw err;
+          couponCache.set(key, null);
+        }
+      }
+      const coupon = couponCache.get(key);
+      if (coupon) coupons[id] = coupon;
+    }
+    return { coupons };
+  }
+
+  function discountsOf(subs: readonly StripeSubscriptionInput[]): StripeDiscountInput[] {
+    return subs.flatMap((s) => s.discounts ?? []);
+  }
+
   function productIdsOf(subs: readonly StripeSubscriptionInput[]): string[] {
     return subs.flatMap((s) => s.items.data.map((i) => i.price.product)).filter((p): p is string => typeof p === 'string');
   }
 
-  function snapshotsOf(subs: readonly StripeSubscriptionInput[]): { subscriptions: SubscriptionSnapshot[]; discounts: DiscountSnapshot[] } {
+  function snapshotsOf(subs: readonly StripeSubscriptionInput[], lookups: StripeLookups): { subscriptions: SubscriptionSnapshot[]; discounts: DiscountSnapshot[] } {
     const subscriptions: SubscriptionSnapshot[] = [];
     const discounts: DiscountSnapshot[] = [];
     for (const sub of subs) {
-      subscriptions.push(subscriptionSnapshotFromStripe(sub));
+      subscriptions.push(subscriptionSnapshotFromStripe(sub, lookups));
       for (const d of sub.discounts ?? []) {
         if (typeof d === 'string') continue;
-        const s = discountSnapshotFromStripe(d);
+        const s = discountSnapshotFromStripe(d, lookups);
         if (s) discounts.push(s);
       }
     }
@@ -367,9 +396,10 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
           }
         }
         const productNames = await productNamesFor(accountId, [...subsByCustomer.values()].flatMap(productIdsOf), counter);
+        const lookups = await couponLookups(accountId, [...p.items.map((c) => c.discount), ...[...subsByCustomer.values()].flatMap(discountsOf)], counter);
         for (const customer of p.items) {
-          const { subscriptions, discounts } = snapshotsOf(subsByCustomer.get(customer.id) ?? []);
-          const snapshot = customerSnapshotFromStripe(customer);
+          const { subscriptions, discounts } = snapshotsOf(subsByCustomer.get(customer.id) ?? [], lookups);
+          const snapshot = customerSnapshotFromStripe(customer, lookups);
           const fetched = { fetchedAt: readAt, customer: snapshot, subscriptions, discounts, productNames };
           const fields = backfillAccountFields(accountId, fetched, {
             now: readAt, mrr: deps.settings.mrr, includeSubscriptions: input.includeSubscriptions, canceledSubscriptionsRead: fullyRead.has(customer.id),
@@ -413,11 +443,13 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
           return created !== null && created >= ofCustomers.from && created < ofCustomers.to;
         });
         const productNames = await productNamesFor(accountId, productIdsOf(subs), counter);
+        // The customer's own discount names its coupon by id (the subscription's are expanded above).
+        const lookups = await couponLookups(accountId, subs.map((sub) => (typeof sub.customer === 'string' || sub.customer.deleted ? null : sub.customer.discount)), counter);
         for (const sub of subs) {
           const customerObject = typeof sub.customer === 'string' ? null : sub.customer;
           const customerId = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
-          const customer = customerObject ? customerSnapshotFromStripe(customerObject) : customerSnapshotFromStripe({ id: customerId, object: 'customer', deleted: true });
-          const { subscriptions, discounts } = snapshotsOf([sub]);
+          const customer = customerObject ? customerSnapshotFromStripe(customerObject, lookups) : customerSnapshotFromStripe({ id: customerId, object: 'customer', deleted: true });
+          const { subscriptions, discounts } = snapshotsOf([sub], lookups);
           const deal = backfillDeal(accountId, { customer, subscription: subscriptions[0]!, discounts, productNames, readAt }, deps.settings);
           staged.push({ t: 'deal', customerId, stateAt: readAt, deal });
         }

@@ -608,14 +608,20 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
         .where('runId', '=', input.runId).where('kind', 'in', REVIEW_KINDS).where('status', '=', 'open')
         .where(sql<boolean>`id > ${input.after ?? '0'}::bigint`).orderBy('id').limit(REVIEW_BATCH).execute();
       const result: ReviewQueueResult = { next: null, queued: 0, alreadyOpen: 0, ignored: 0 };
-      const mark = (id: string, status: DiscrepancyStatus, reviewId: string) => db.updateTable('reconciliationDiscrepancies')
-        .set({ status, updatedAt: new Date(), details: sql`details || ${JSON.stringify({ reviewId })}::jsonb` })
+      const mark = (id: string, status: DiscrepancyStatus, reviewId: string | null) => db.updateTable('reconciliationDiscrepancies')
+        .set({ status, updatedAt: new Date(), details: sql`details || ${JSON.stringify(reviewId === null ? {} : { reviewId })}::jsonb` })
         .where('id', '=', id).execute();
       let searched = false;
       for (const row of rows) {
         Context.current().heartbeat(row.id);
         const finding = reviewFindingOf(row);
         if (!finding) continue;
+        if (finding.kind === 'unlinked' && (row.details as { leftUnlinked?: boolean } | null)?.leftUnlinked === true) {
+          // Left unlinked on purpose (a person's `ignore`, IDENTITY_NO_CANDIDATE=unlinked): already decided, not asked again.
+          await mark(row.id, 'ignored', null);
+          result.ignored++;
+          continue;
+        }
         if (finding.kind === 'unlinked') {
           // The customer's workflow may already be waiting on its matcher's review: that is the same question.
           const waiting = await db.selectFrom('identityReviews').select('id')
@@ -702,6 +708,9 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
         where r.account_id = ${input.accountId} and r.source = 'reconciliation' and r.status = 'open' and r.kind = any(${input.kinds})
           and r.created_at < (select started_at from reconciliation_runs where id = ${input.runId}::bigint)
           and not exists (select 1 from reconciliation_discrepancies d where d.run_id = ${input.runId}::bigint and d.details->>'reviewId' = r.id::text)
+          -- Verify skips a customer with an event in flight: not finding it again says nothing about it.
+          and (r.customer_id is null or not exists (select 1 from stripe_events e where e.account_id = r.account_id and e.customer_id = r.customer_id
+            and e.disposition = 'routed' and e.received_at > (select started_at from reconciliation_runs where id = ${input.runId}::bigint) - ${IN_FLIGHT_WINDOW_MS} * interval '1 millisecond'))
         returning r.id`.execute(db);
       return { closed: closed.rows.length };
     },

@@ -6,8 +6,11 @@ import type { CrmFields } from './crm/types.js';
 
 /**
  * CRM records linked by several Stripe customers (see domain/rollup.ts). Whoever writes such a record
- * writes the roll-up of every member's latest fields, under a per-record lock held across the CRM
- * write, so two members syncing at once can never leave one member's numbers out.
+ * writes the roll-up of every member's latest fields. No transaction stays open across the CRM write
+ * (each CRM request takes a token from the request budget, which needs a database connection of its
+ * own: with the embedded database there is just one): a writer records its fields and reads the others'
+ * under a short per-record lock, writes, then reads the others again and writes once more if one of them
+ * recorded newer fields meanwhile. So whichever write lands last, its writer has seen every member's latest.
  */
 export interface CustomerKey {
   accountId: string;
@@ -36,6 +39,20 @@ export function createRollups(deps: { db: Kysely<Database>; provider: string }) 
     return rollUpAccountFields(own ? [own, ...others] : others).fields;
   }
 
+  /** Bounds the rewrites of one write when members keep recording (each round sees a newer state). */
+  const MAX_ROLLUP_WRITES = 5;
+
+  /** Writes what `seen` combines, then again while another member recorded newer fields during the write. */
+  async function writeUntilSettled(recordId: string, except: CustomerKey, seen: RollupMember[], write: (seen: RollupMember[]) => Promise<void>): Promise<void> {
+    const key = (ms: RollupMember[]) => JSON.stringify([...ms].sort((a, b) => a.customerId.localeCompare(b.customerId)));
+    for (let round = 0; round < MAX_ROLLUP_WRITES; round++) {
+      await write(seen);
+      const now = await members(deps.db, recordId, except);
+      if (now.length === 0 || key(now) === key(seen)) return;
+      seen = now;
+    }
+  }
+
   return {
     /** Other customers linked to the record (their keys), e.g. before releasing it. */
     async otherMembers(recordId: string, except: CustomerKey): Promise<CustomerKey[]> {
@@ -55,16 +72,20 @@ export function createRollups(deps: { db: Kysely<Database>; provider: string }) 
         await writeOwn();
         return false;
       }
-      return deps.db.transaction().execute(async (trx) => {
+      const self: RollupMember = { customerId: `${own.accountId}/${own.customerId}`, fields: own.fields as CrmFieldValues };
+      // Recorded first, so a member writing at the same time includes it.
+      const others = await deps.db.transaction().execute(async (trx) => {
         await lock(trx, recordId);
-        const others = await members(trx, recordId, own);
-        if (others.length === 0) await writeOwn();
-        else await writeRollup(combined({ customerId: `${own.accountId}/${own.customerId}`, fields: own.fields as CrmFieldValues }, others));
-        // Recorded before the lock is released, so the next writer of this record includes it.
         await trx.updateTable('crmLinks').set({ accountFields: JSON.stringify(own.fields) })
           .where('accountId', '=', own.accountId).where('customerId', '=', own.customerId).execute();
-        return others.length > 0;
+        return members(trx, recordId, own);
       });
+      if (others.length === 0) {
+        await writeOwn();
+        return false;
+      }
+      await writeUntilSettled(recordId, own, others, (seen) => writeRollup(combined(self, seen)));
+      return true;
     },
 
     /**
@@ -72,13 +93,10 @@ export function createRollups(deps: { db: Kysely<Database>; provider: string }) 
      * when no member with known fields remains.
      */
     async rewrite(recordId: string, leaving: CustomerKey, write: (fields: CrmFields) => Promise<void>): Promise<boolean> {
-      return deps.db.transaction().execute(async (trx) => {
-        await lock(trx, recordId);
-        const others = await members(trx, recordId, leaving);
-        if (others.length === 0) return false;
-        await write(combined(null, others));
-        return true;
-      });
+      const others = await members(deps.db, recordId, leaving);
+      if (others.length === 0) return false;
+      await writeUntilSettled(recordId, leaving, others, (seen) => write(combined(null, seen)));
+      return true;
     },
   };
 }

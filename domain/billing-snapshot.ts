@@ -246,6 +246,20 @@ export type StripeInvoiceInput = Stripe.Invoice & LegacyInvoice;
 // Converters
 // ---------------------------------------------------------------------------------------------------------
 
+/**
+ * Coupon ids these discounts name without their terms (a list's expansion stops four levels deep): what a
+ * caller must look up and pass as `lookups.coupons` for MRR to apply the terms.
+ */
+export function unresolvedCouponIds(discounts: ReadonlyArray<StripeDiscountInput | null | undefined>): string[] {
+  const ids = new Set<string>();
+  for (const discount of discounts) {
+    if (!discount || typeof discount === 'string' || discount.deleted === true) continue;
+    const coupon = discount.source?.coupon ?? (discount as LegacyDiscount).coupon ?? null;
+    if (typeof coupon === 'string') ids.add(coupon);
+  }
+  return [...ids];
+}
+
 function idOf(value: string | { id: string } | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   return typeof value === 'string' ? value : value.id;

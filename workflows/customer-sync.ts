@@ -162,7 +162,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   setHandler(reviewResolvedSignal, (resolution) => {
     // Waiting on the matcher's review, any decision about this customer answers it.
     if (resolution.reviewId === identity.reviewId || syncState === 'awaiting-review') reviewResolution = resolution;
-    else if (resolution.source === 'reconciliation' || resolution.source === 'backfill') decided = resolution;
+    else if (resolution.source !== undefined) decided = resolution;
   });
   setHandler(resyncUpdate, async ({ full }) => {
     resyncRequested = full || resyncRequested === 'full' ? 'full' : 'quick';
@@ -416,16 +416,15 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     decided = null;
     if (decision.action === 'link') {
       await applyRelink(decision.recordId);
-      // The matcher's review answered, as when the workflow waits on it (counted by method 'review').
-      if (decision.source === 'backfill') identity = { method: 'review', reviewId: decision.reviewId };
+      // A matcher's review answered, as when the workflow waits on it (counted by method 'review').
+      if (decision.source !== 'reconciliation') identity = { method: 'review', reviewId: decision.reviewId };
       return;
     }
-    const from = links.accountId;
-    links = { ...links, accountId: null };
-    written = { fields: null, contactEmail: written.contactEmail, deals: written.deals };
+    // A record linked since the review was queued is released (its Stripe id cleared, audited), so neither a
+    // new record nor "leave unlinked" finds our id on it.
+    if (links.accountId) await applyRelink(null);
     identity = { method: decision.action === 'create' ? 'created' : 'unlinked', reviewId: decision.reviewId };
     state = { ...state, dirty: true };
-    if (from) await local.recordLinkChange({ accountId, customerId, provider: settings.provider, fromRecordId: from, toRecordId: null, reason: 'unlink' });
   }
 
   /** A person's link, relink or unlink: release the old record, claim the new one, rewrite everything, audit it. */

@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { Hono } from 'hono';
 import type { CrmFieldValues } from '../../domain/crm-fields.js';
 import { rollUpAccountFields } from '../../domain/rollup.js';
@@ -149,15 +149,11 @@ export function reviewRoutes(deps: { temporal: Client; db: Kysely<Database>; wor
 
     switch (review.kind) {
       case 'match': {
-        const resolution = { reviewId, ...action } as ReviewResolution;
-        try {
-          await deps.temporal.workflow.getHandle(customerWorkflowId(accountId, review.customerId!)).signal('reviewResolved', resolution);
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-          // No workflow waits on it (a backfill queued it, or the workflow has ended): start the customer's
-          // workflow with the decision; it reads the customer from Stripe and syncs it to the chosen record.
-          await toCustomer(review.customerId!, 'reviewResolved', { ...resolution, source: 'backfill' });
-        }
+        // The workflow waiting on it takes the decision; one that is not waiting (a backfill queued the review,
+        // or the workflow moved on) applies it at its next round, and none running is started with it (it
+        // reads the customer from Stripe and syncs it to the chosen record).
+        const source = review.source === 'backfill' ? 'backfill' : 'identity';
+        await toCustomer(review.customerId!, 'reviewResolved', { reviewId, source, ...action } as ReviewResolution);
         return;
       }
       case 'unlinked':

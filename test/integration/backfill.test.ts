@@ -2,6 +2,7 @@ import type { Client as HubSpotClient } from '@hubspot/api-client';
 import type { Connection } from 'jsforce';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfillWorkflowId } from '../../domain/backfill.js';
 import { backfillWorkflow, type BackfillInput } from '../../workflows/backfill.js';
@@ -418,6 +419,39 @@ describe('historical backfill to HubSpot (B2B) through the API, the workflow and
       const now = (await objects('companies')).find((c) => c.id === company.id)!;
       expect(now.properties.stripe_subscription_status).toBe('active');
     }, 60_000, 250);
+  }, 120_000);
+});
+
+describe('historical backfill: discounts', () => {
+  let stack: TestStack;
+  const { run, objects } = harness(() => stack);
+  beforeAll(async () => {
+    stack = await startTestStack({ provider: 'hubspot', env: { CRM_RATE_LIMIT_PER_SECOND: '50', STRIPE_READ_RATE_LIMIT_PER_SECOND: '50' } });
+    // History from before the service: no webhooks, so only the backfill writes these customers.
+    for await (const endpoint of stack.stripe.webhookEndpoints.list()) await stack.stripe.webhookEndpoints.update(endpoint.id, { disabled: true });
+  }, 150_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('applies coupons the Stripe lists name only by id: on the subscription and on the customer', async () => {
+    const price = await stack.stripe.prices.create({ currency: 'usd', unit_amount: 4000, recurring: { interval: 'month' }, product_data: { name: 'Team' } });
+    const half = await stack.stripe.coupons.create({ percent_off: 50, duration: 'forever', name: 'Half' });
+    const quarter = await stack.stripe.coupons.create({ percent_off: 25, duration: 'forever', name: 'Quarter' });
+    const bySub = await stack.stripe.customers.create({ name: 'Sub Discount', email: 'a@sub-discount.example', payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
+    await stack.stripe.subscriptions.create({ customer: bySub.id, items: [{ price: price.id }], discounts: [{ coupon: half.id }] });
+    // The legacy `coupon` parameter (what the clover API's typings no longer name) gives a customer-level discount.
+    const byCustomer = await stack.stripe.customers.create({
+      name: 'Customer Discount', email: 'b@customer-discount.example', payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' }, coupon: quarter.id,
+    } as Stripe.CustomerCreateParams);
+    await stack.stripe.subscriptions.create({ customer: byCustomer.id, items: [{ price: price.id }] });
+    await run({});
+    const companies = await objects('companies');
+    const mrrOf = (id: string) => companies.find((c) => c.properties.stripe_customer_id === id)?.properties.stripe_mrr;
+    expect(mrrOf(bySub.id)).toBe('20');
+    expect(mrrOf(byCustomer.id)).toBe('30');
+    const amounts = (await objects('deals')).map((d) => d.properties.amount).sort();
+    expect(amounts).toEqual(['20', '30']);
   }, 120_000);
 });
 

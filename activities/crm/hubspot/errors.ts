@@ -76,7 +76,6 @@ export function toCrmError(err: unknown, now: number = Date.now()): unknown {
   return new HubSpotRequestError(summary, err.code, category, text(body.correlationId), { cause: err });
 }
 
-/** Runs one client call and rethrows its failure translated. */
 /**
  * Client options that make every request wait on the shared request budget first (the client's
  * middleware runs before each HTTP request, batch and search calls included).
@@ -86,6 +85,7 @@ export function gateMiddleware(gate: RequestGate | undefined): { middleware?: Ar
   return { middleware: [{ pre: async (ctx) => { await gate.acquire(); return ctx; }, post: (ctx) => ctx }] };
 }
 
+/** Runs one client call and rethrows its failure translated. */
 export async function hubspotCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();

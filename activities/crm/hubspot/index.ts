@@ -3,7 +3,8 @@ import { crmFieldNames, crmPropertyDefinitions, type CrmFieldNameOverrides } fro
 import type { TimelineEntry } from '../../../domain/customer-events.js';
 import { InvalidCrmFieldNameError } from '../../../domain/errors.js';
 import { CrmNotFoundError } from '../types.js';
-import { decideDealStage, decideSharedField, dealStageReadNeeded } from '../../../domain/identity.js';
+import { decideSharedField } from '../../../domain/identity.js';
+import { dealStageWrites, dealStageWrittenBlind } from '../deal-stage.js';
 import type {
   AccountInput,
   ContactInput,
@@ -28,7 +29,6 @@ import { contactProperties, escapeHtml, fieldProperties, hubspotValue, isoInstan
 
 export { HubSpotRequestError } from './errors.js';
 export { STRIPE_GROUP } from './provision.js';
-export { SUBSCRIPTION_OBJECT_PROPERTIES } from './subscription-object.js';
 
 /** Deal property holding the Stripe subscription id; unique, so deals are upserted by it. */
 export const SUBSCRIPTION_ID_PROPERTY = 'stripe_subscription_id';
@@ -257,25 +257,6 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
     return out;
   }
 
-  /**
-   * Which deals carry a stage in this write (decideDealStage): a deal's stage is the CRM's once it
-   * exists. Reads the current stages only of deals whose Stripe stage moved since our last write.
-   */
-  async function stageWrites(deals: readonly DealInput[], { stageOwner: owner, onStageConflict: report }: DealsInput): Promise<boolean[]> {
-    const moved = deals.filter((d) => dealStageReadNeeded(stages[d.stage], d.lastStage && stages[d.lastStage], owner));
-    const current = moved.length > 0 ? await currentStages(moved.map((d) => d.subscriptionId)) : new Map<string, { id: string; stage: string | null }>();
-    return deals.map((d) => {
-      const last = d.lastStage && stages[d.lastStage];
-      const found = current.get(d.subscriptionId);
-      const read = moved.includes(d) ? { exists: found !== undefined, stage: found?.stage ?? null } : undefined;
-      const decision = decideDealStage(stages[d.stage], last, read, owner);
-      if (decision.conflict && found) {
-        report?.({ subscriptionId: d.subscriptionId, recordId: found.id, stripeValue: stages[d.stage], crmValue: found.stage, ...decision.conflict });
-      }
-      return decision.write;
-    });
-  }
-
   function activityProperties(type: ActivityType, entry: TimelineEntry): Record<string, string> {
     const common = { hs_timestamp: isoInstant(entry.occurredAt), [ACTIVITY_KEY_PROPERTY]: entry.key };
     if (type === 'notes') {
@@ -349,7 +330,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       customerIdProperty, names, mode: options.mode,
       subscriptionIdProperty: SUBSCRIPTION_ID_PROPERTY, activityKeyProperty: ACTIVITY_KEY_PROPERTY,
       // A deal the backfill knows exists keeps its stage (its lastStage is Stripe's stage: nothing to move).
-      dealProperties: subscriptionObject ? subscriptionObjectProperties : (deal) => dealProperties(deal, decideDealStage(stages[deal.stage], deal.lastStage && stages[deal.lastStage], undefined).write),
+      dealProperties: subscriptionObject ? subscriptionObjectProperties : (deal) => dealProperties(deal, dealStageWrittenBlind(deal, stages)),
       activityProperties,
     }),
     ...hubspotIdentityMethods({ client, customerIdProperty }),
@@ -402,7 +383,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       const objectType = subscriptionObject?.path ?? 'deals';
       const api: UpsertApi = subscriptionObjectApi ?? apis.deals;
       // The custom object's stage is a Stripe field of our own; a deal's belongs to the CRM once it exists.
-      const withStage = subscriptionObject ? deals.map(() => true) : await stageWrites(deals, input);
+      const withStage = subscriptionObject ? deals.map(() => true) : await dealStageWrites(deals, stages, input, currentStages);
       const properties = (deal: DealInput, i: number) =>
         (subscriptionObject ? subscriptionObjectProperties({ ...deal, customerId: input.customerId }) : dealProperties(deal, withStage[i]));
       const results = await upsert(

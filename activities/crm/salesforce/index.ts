@@ -18,7 +18,8 @@ import type {
   UpsertResult as CrmUpsertResult,
 } from '../types.js';
 import { CrmValidationError } from '../types.js';
-import { decideDealStage, decideSharedField, dealStageReadNeeded } from '../../../domain/identity.js';
+import { decideSharedField } from '../../../domain/identity.js';
+import { dealStageWrites, dealStageWrittenBlind } from '../deal-stage.js';
 import { salesforceBackfillWriter } from './backfill.js';
 import { salesforceIdentityMethods } from './identity.js';
 import { createSalesforceConnection } from './connection.js';
@@ -41,7 +42,6 @@ export type { RateLimitDelays } from './errors.js';
 export {
   ACTIVITY_KEY_FIELD,
   SUBSCRIPTION_ID_FIELD,
-  SUBSCRIPTION_OBJECT_FIELDS,
   SUBSCRIPTION_STATUS_FIELD,
   formatRequirement,
   formatSalesforceProvisionReport,
@@ -252,7 +252,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     });
   }
 
-  /** A contact someone created before the sync: same email, not yet linked to any Stripe customer. */
+  /** Stripe fields on an Account by its id (a roll-up record): a deleted one is CrmNotFoundError. */
   async function updateAccountFields(recordId: string, fields: CrmFields): Promise<void> {
     await call('update Account', async () => {
       const result: UpsertResult = await conn.sobject('Account').update({ Id: recordId, ...stripeFields(fields) }) as UpsertResult;
@@ -260,6 +260,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     });
   }
 
+  /** A contact someone created before the sync: same email, not yet linked to any Stripe customer. */
   async function findContact(customerId: string, email: string): Promise<{ Id: string; linked: boolean } | null> {
     const soql =
       `SELECT Id, ${customerKey} FROM Contact WHERE ${customerKey} = ${soqlString(customerId)} ` +
@@ -364,18 +365,9 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
       );
       return Object.fromEntries(ids);
     }
-    // Once the Opportunity exists its stage follows its owner (decideDealStage): read only where Stripe's stage moved.
-    const moved = deals.filter((d) => dealStageReadNeeded(stages[d.stage], d.lastStage && stages[d.lastStage], input.stageOwner));
-    const current = moved.length > 0 ? await currentStages(moved.map((d) => d.subscriptionId)) : new Map<string, { id: string; stage: string | null }>();
-    const records = deals.map((deal) => {
-      const found = current.get(deal.subscriptionId);
-      const read = moved.includes(deal) ? { exists: found !== undefined, stage: found?.stage ?? null } : undefined;
-      const decision = decideDealStage(stages[deal.stage], deal.lastStage && stages[deal.lastStage], read, input.stageOwner);
-      if (decision.conflict && found) {
-        input.onStageConflict?.({ subscriptionId: deal.subscriptionId, recordId: found.id, stripeValue: stages[deal.stage], crmValue: found.stage, ...decision.conflict });
-      }
-      return opportunity(deal, input.accountId, decision.write);
-    });
+    // Once the Opportunity exists its stage follows its owner: read only where Stripe's stage moved.
+    const withStage = await dealStageWrites(deals, stages, input, currentStages);
+    const records = deals.map((deal, i) => opportunity(deal, input.accountId, withStage[i]));
     const stageOf = new Map(deals.map((d) => [d.subscriptionId, stages[d.stage]]));
     const ids = await call('upsert Opportunities', () =>
       upsertCollection('Opportunity', SUBSCRIPTION_ID_FIELD, records, (record, failure) =>
@@ -452,7 +444,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
       // An Opportunity the backfill knows exists keeps its stage (its lastStage is Stripe's stage: nothing to move).
       opportunity: subscriptionObject
         ? (deal, accountId) => subscriptionRecord(deal, { ...deal, accountId })
-        : (deal, accountId) => opportunity(deal, accountId, decideDealStage(stages[deal.stage], deal.lastStage && stages[deal.lastStage], undefined).write),
+        : (deal, accountId) => opportunity(deal, accountId, dealStageWrittenBlind(deal, stages)),
       stripeFields, task, call, collectionError, soqlString, delays,
     }),
     ...salesforceIdentityMethods({ conn, customerKey, call, soqlString }),
