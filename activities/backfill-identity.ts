@@ -11,7 +11,7 @@ import {
   type IdentityResolution,
   type IndexMatchRow,
 } from '../domain/backfill-identity.js';
-import { normalizeDomain, normalizeEmail, type IdentityCustomer, type IdentityOptions, type MatchMethod } from '../domain/identity.js';
+import { normalizeDomain, normalizeEmail, reviewCandidates, type IdentityCustomer, type IdentityOptions, type MatchMethod } from '../domain/identity.js';
 import { CrmRateLimitError, CrmValidationError, type CrmBackfillWriter, type CrmProvider, type IdentityIndexAccount, type IdentityIndexContact } from './crm/types.js';
 import { createIdentityActivities } from './identity.js';
 
@@ -239,12 +239,11 @@ export function createBackfillIdentity(deps: { db: Kysely<Database>; provider: C
         return { kind: 'hold', reason: IDENTITY_HOLD.unlinkedPolicy };
       case 'review': {
         if (input.dryRun) return { kind: 'hold', reason: IDENTITY_HOLD.dryRunReview(d.reason) };
-        const details = new Map(r.candidates.map((c) => [c.recordId, c]));
         // The customer workflow's review, from the same activity: one open review per customer.
         const { id } = await reviews.recordIdentityReview({
           accountId: input.accountId, customerId: r.customer.id, provider: deps.provider, reason: d.reason, source: 'backfill',
           customer: { id: r.customer.id, email: r.customer.email, name: r.customer.name },
-          candidates: d.candidates.map((c) => ({ ...c, name: details.get(c.recordId)?.name ?? null, domain: details.get(c.recordId)?.domain ?? null })),
+          candidates: reviewCandidates(d.candidates, r.candidates),
         });
         return { kind: 'hold', reason: IDENTITY_HOLD.review(id, d.reason) };
       }

@@ -630,7 +630,7 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
     async getBackfillSettings(): Promise<BackfillSettings> {
       const w = deps.crm.backfill;
       return {
-        provider: deps.crm.provider, mode: deps.settings.mode, writeTaskQueue: deps.backfillWriteTaskQueue ?? deps.crmTaskQueue,
+        writeTaskQueue: deps.backfillWriteTaskQueue ?? deps.crmTaskQueue,
         crmRateLimitPerSecond: deps.crmRateLimitPerSecond, stripeReadRateLimitPerSecond: deps.stripeReadRateLimitPerSecond,
         pageSize: BACKFILL_PAGE_SIZE, batchLimit: w?.batchLimit ?? BACKFILL_PAGE_SIZE,
         bulkThreshold: w?.supportsBulk ? deps.salesforceBulkThreshold : 0,
@@ -973,8 +973,6 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
 }
 
 export interface BackfillSettings {
-  provider: string;
-  mode: 'b2b' | 'b2c';
   /** The task queue of the CRM batch writes. */
   writeTaskQueue: string;
   crmRateLimitPerSecond: number;

@@ -5,6 +5,7 @@ import type { CrmLinks } from '../domain/crm-plan.js';
 import type { TimelineEntry } from '../domain/customer-events.js';
 import type { FieldOwner } from '../domain/identity.js';
 import { CrmNotFoundError, CrmRateLimitError, CrmValidationError, type AccountInput, type ContactInput, type CrmAdapter, type CrmFields, type DealInput, type StageConflict } from './crm/types.js';
+import { createIdentityActivities } from './identity.js';
 import { createRollups, type CustomerKey } from './rollup.js';
 import { recordSyncResult, type RecordSyncResultInput } from './sync-records.js';
 
@@ -46,6 +47,7 @@ export interface SyncRoundResult {
  */
 export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database> }) {
   const rollups = createRollups({ db: deps.db, provider: deps.crm.provider });
+  const conflicts = createIdentityActivities({ db: deps.db });
   async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
       // Give up promptly when cancelled (a worker shutting down), so the attempt is retried elsewhere
@@ -96,10 +98,10 @@ export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database
         const result = await call('upsert contact', () => deps.crm.upsertContact({ customerId, ...input.contact!, accountId: links.accountId, recordId: links.contactId }));
         if (result.emailConflict) {
           // The email is shared with the people using the CRM: every disagreement is logged, whoever won.
-          await deps.db.insertInto('fieldConflicts').values({
-            accountId: self.accountId, customerId, provider: deps.crm.provider, recordId: result.id, field: 'email',
-            stripeValue: input.contact!.email, crmValue: result.emailConflict.crmValue, winner: result.emailConflict.winner, rule: result.emailConflict.rule,
-          }).execute();
+          await conflicts.recordFieldConflicts({
+            ...self, provider: deps.crm.provider, recordId: result.id,
+            conflicts: [{ field: 'email', stripeValue: input.contact!.email, ...result.emailConflict }],
+          });
         }
         links = { ...links, contactId: result.id };
       };
@@ -116,21 +118,19 @@ export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database
       let timelineKeys: string[] = [];
       if (input.deals.length > 0) {
         together.push(async () => {
-          const conflicts: StageConflict[] = [];
+          const stageConflicts: StageConflict[] = [];
           const dealIds = await call('upsert deals', () => deps.crm.upsertDeals({
             customerId, accountId: links.accountId, contactId: links.contactId,
             deals: input.deals.map((d) => ({ ...d, recordId: links.dealIds[d.subscriptionId] ?? null })),
             ...(input.stageOwner ? { stageOwner: input.stageOwner } : {}),
-            onStageConflict: (c) => conflicts.push(c),
+            onStageConflict: (c) => stageConflicts.push(c),
           }));
           links = { ...links, dealIds: { ...links.dealIds, ...dealIds } };
-          if (conflicts.length > 0) {
-            // Every disagreement over a deal's stage is logged, whoever won.
-            await deps.db.insertInto('fieldConflicts').values(conflicts.map((c) => ({
-              accountId: self.accountId, customerId, provider: deps.crm.provider, recordId: c.recordId, field: 'deal_stage',
-              stripeValue: c.stripeValue, crmValue: c.crmValue, winner: c.winner, rule: c.rule,
-            }))).execute();
-          }
+          // Every disagreement over a deal's stage is logged, whoever won.
+          await conflicts.recordFieldConflicts({
+            ...self, provider: deps.crm.provider,
+            conflicts: stageConflicts.map(({ subscriptionId: _, ...c }) => ({ field: 'deal_stage', ...c })),
+          });
         });
       }
       if (input.timeline.length > 0) {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
-import type { MatchDecision } from '../domain/identity.js';
+import type { MatchDecision, ReviewCandidate } from '../domain/identity.js';
 
 export interface IdentityReviewInput {
   accountId: string;
@@ -9,7 +9,7 @@ export interface IdentityReviewInput {
   reason: Extract<MatchDecision, { kind: 'review' }>['reason'];
   customer: { id: string; email: string | null; name: string | null };
   /** Scored candidates, with what an operator needs to choose between them. */
-  candidates: Array<{ recordId: string; method: string; score: number; name: string | null; domain: string | null }>;
+  candidates: ReviewCandidate[];
   /** Who asked: the customer's workflow (default) or a backfill, whose customer has no workflow waiting. */
   source?: 'identity' | 'backfill';
 }
@@ -42,11 +42,17 @@ export function createIdentityActivities(deps: { db: Kysely<Database> }) {
       await deps.db.insertInto('linkAudit').values(input).execute();
     },
 
-    async recordFieldConflicts(input: { accountId: string; customerId: string; provider: string; recordId: string; conflicts: Array<{ field: string; stripeValue: string | null; crmValue: string | null; winner: string; rule: string }> }): Promise<void> {
+    /** Logs disagreements over fields both sides may edit; a conflict's own `recordId` (a deal's) overrides the input's. */
+    async recordFieldConflicts(input: {
+      accountId: string; customerId: string; provider: string; recordId?: string;
+      conflicts: Array<{ field: string; stripeValue: string | null; crmValue: string | null; winner: string; rule: string; recordId?: string }>;
+    }): Promise<void> {
       if (input.conflicts.length === 0) return;
-      await deps.db.insertInto('fieldConflicts').values(input.conflicts.map((c) => ({
-        accountId: input.accountId, customerId: input.customerId, provider: input.provider, recordId: input.recordId, ...c,
-      }))).execute();
+      await deps.db.insertInto('fieldConflicts').values(input.conflicts.map((c) => {
+        const recordId = c.recordId ?? input.recordId;
+        if (recordId === undefined) throw new TypeError(`field conflict on ${c.field} names no CRM record`);
+        return { accountId: input.accountId, customerId: input.customerId, provider: input.provider, ...c, recordId };
+      })).execute();
     },
   };
 }

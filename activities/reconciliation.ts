@@ -16,7 +16,7 @@ import {
   type SubscriptionSnapshot,
 } from '../domain/billing-snapshot.js';
 import type { SyncSettings } from '../domain/crm-plan.js';
-import { companyDomainOf, matchCustomer } from '../domain/identity.js';
+import { companyDomainOf, matchCustomer, reviewCandidates } from '../domain/identity.js';
 import { applyPayments, createPaymentAggregates } from '../domain/payment-aggregates.js';
 import {
   compareFields,
@@ -188,8 +188,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     const decision = matchCustomer({ id: customerId, email, name }, found, deps.settings.identity);
     const scored = decision.kind === 'link' ? [{ recordId: decision.recordId, method: decision.method, score: decision.score }]
       : decision.kind === 'review' ? decision.candidates : [];
-    const byId = new Map(found.map((c) => [c.recordId, c]));
-    return scored.map((c) => ({ ...c, name: byId.get(c.recordId)?.name ?? null, domain: byId.get(c.recordId)?.domain ?? null, customerId: byId.get(c.recordId)?.stripeCustomerId ?? null }));
+    return reviewCandidates(scored, found);
   }
 
   /**

@@ -42,27 +42,6 @@ export const STREAM_OBJECT_TYPE: Readonly<Record<BackfillStream, string>> = {
   customers: 'customer', subscriptions: 'subscription', invoices: 'invoice', charges: 'charge', refunds: 'refund', disputes: 'dispute',
 };
 
-/** The stream a retry reads a failed log record's Stripe object from. */
-export function streamOfObjectType(objectType: string): BackfillStream | null {
-  switch (objectType) {
-    case 'customer':
-    case 'contact':
-      return 'customers';
-    case 'subscription':
-      return 'subscriptions';
-    case 'invoice':
-      return 'invoices';
-    case 'charge':
-      return 'charges';
-    case 'refund':
-      return 'refunds';
-    case 'dispute':
-      return 'disputes';
-    default:
-      return null;
-  }
-}
-
 /**
  * The Stripe id behind a log record. Timeline activities are logged under their key (one invoice gives a
  * note when paid and a task per failed attempt): `invoice_paid:in_1`, `payment_failed:in_1:2`, `dispute:dp_1:opened`.

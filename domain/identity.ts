@@ -210,6 +210,22 @@ export function matchCustomer(customer: IdentityCustomer, candidates: readonly C
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
+/** A scored candidate as a review shows it: with the record's name, domain and the Stripe customer it carries. */
+export interface ReviewCandidate extends ScoredCandidate {
+  name: string | null;
+  domain: string | null;
+  customerId: string | null;
+}
+
+/** The scored candidates of a decision with what a person needs to choose between them, from the records the search found. */
+export function reviewCandidates(scored: readonly ScoredCandidate[], found: readonly CrmCandidate[]): ReviewCandidate[] {
+  const byId = new Map(found.map((c) => [c.recordId, c]));
+  return scored.map((c) => {
+    const record = byId.get(c.recordId);
+    return { ...c, name: record?.name ?? null, domain: record?.domain ?? null, customerId: record?.stripeCustomerId ?? null };
+  });
+}
+
 /**
  * Who decides a field both Stripe and the people using the CRM could write (FIELD_OWNERSHIP). The
  * `stripe_*` fields are always Stripe's; these are the ones a person may reasonably edit.

@@ -19,7 +19,7 @@ import type * as activityModule from '../activities/index.js';
 import type { SyncRoundInput } from '../activities/crm.js';
 import type { CustomerEvent } from '../domain/customer-events.js';
 import { dealFingerprint, forgetWrites, planCrmWrites, splitName, type CrmLinks, type LastWritten } from '../domain/crm-plan.js';
-import { companyDomainOf, decideSharedField, DEFAULT_FIELD_OWNERSHIP, matchCustomer, type MatchMethod } from '../domain/identity.js';
+import { companyDomainOf, decideSharedField, DEFAULT_FIELD_OWNERSHIP, matchCustomer, reviewCandidates, type MatchMethod } from '../domain/identity.js';
 import {
   applyCustomerEvent,
   applyFetchedCustomer,
@@ -470,11 +470,10 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
         identity = { method: 'unlinked', reviewId: null };
         return;
       case 'review': {
-        const details = new Map(candidates.map((c) => [c.recordId, c]));
         const { id } = await local.recordIdentityReview({
           accountId, customerId, provider: settings.provider, reason: decision.reason,
           customer: { id: customerId, email: customer.email, name: customer.name },
-          candidates: decision.candidates.map((c) => ({ ...c, name: details.get(c.recordId)?.name ?? null, domain: details.get(c.recordId)?.domain ?? null })),
+          candidates: reviewCandidates(decision.candidates, candidates),
         });
         identity = { method: null, reviewId: id };
         syncState = 'awaiting-review';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   companyDomainOf,
   decideDealStage,
+  reviewCandidates,
   decideSharedField,
   dealStageReadNeeded,
   DEFAULT_IDENTITY_OPTIONS,
@@ -145,5 +146,18 @@ describe('decideDealStage (the CRM owns the stage once the deal exists)', () => 
   ] as const)('owned by %s', (_, owner, stripe, last, crm, readNeeded, expected) => {
     expect(dealStageReadNeeded(stripe, last, owner)).toBe(readNeeded);
     expect(decideDealStage(stripe, last, crm, owner)).toEqual(expected);
+  });
+});
+
+describe('reviewCandidates (what a person chooses between)', () => {
+  it('carries each scored record\'s name, domain and the Stripe customer it names; a record the search did not return shows none', () => {
+    const found = [
+      { recordId: '1', stripeCustomerId: null, emails: [], domain: 'acme.io', name: 'Acme' },
+      { recordId: '2', stripeCustomerId: 'cus_other', emails: ['a@acme.io'], domain: null, name: 'Acme EU' },
+    ];
+    expect(reviewCandidates([{ recordId: '2', method: 'email', score: 1 }, { recordId: '9', method: 'domain-name', score: 0.9 }], found)).toEqual([
+      { recordId: '2', method: 'email', score: 1, name: 'Acme EU', domain: null, customerId: 'cus_other' },
+      { recordId: '9', method: 'domain-name', score: 0.9, name: null, domain: null, customerId: null },
+    ]);
   });
 });
