@@ -13,6 +13,7 @@ import {
 } from '../domain/backfill-identity.js';
 import { normalizeDomain, normalizeEmail, reviewCandidates, type IdentityCustomer, type IdentityOptions, type MatchMethod } from '../domain/identity.js';
 import { CrmRateLimitError, CrmValidationError, type CrmBackfillWriter, type CrmProvider, type IdentityIndexAccount, type IdentityIndexContact } from './crm/types.js';
+import { crmRateLimitRetry } from './crm.js';
 import { createIdentityActivities } from './identity.js';
 
 export interface BackfillIndexInput {
@@ -62,7 +63,7 @@ export function createBackfillIdentity(deps: { db: Kysely<Database>; provider: C
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof CrmRateLimitError) throw ApplicationFailure.create({ type: 'CrmRateLimited', message: `${what}: ${err.message}`, nextRetryDelay: err.retryAfterMs });
+      if (err instanceof CrmRateLimitError) throw crmRateLimitRetry(what, err);
       // The CRM refuses the listing itself (a permission, a field it lacks): the run stops with the reason.
       if (err instanceof CrmValidationError) throw ApplicationFailure.create({ type: 'BackfillIndexRefused', message: `${what}: ${err.message}`, nonRetryable: true });
       throw err;

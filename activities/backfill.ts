@@ -41,7 +41,6 @@ import type { TimelineEntry } from '../domain/customer-events.js';
 import { companyDomainOf, DEFAULT_FIELD_OWNERSHIP, type IdentityOptions } from '../domain/identity.js';
 import { isInvoiceCharge } from '../domain/customer-events.js';
 import {
-  CrmRateLimitError,
   CrmValidationError,
   type AccountInput,
   type AccountUpdateInput,
@@ -51,6 +50,7 @@ import {
   type CrmBackfillWriter,
   type DealInput,
 } from './crm/types.js';
+import { crmRateLimitRetry } from './crm.js';
 import { createBackfillIdentity, type AccountIdentity } from './backfill-identity.js';
 import { createRateBudget, type RateBudget } from './rate-budget.js';
 
@@ -918,8 +918,7 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
           return await fn();
         } catch (err) {
           // Honour the CRM's delay; nothing of this step has been recorded, so the retry writes it whole.
-          if (err instanceof CrmRateLimitError) throw ApplicationFailure.create({ type: 'CrmRateLimited', message: `backfill ${input.kind}: ${err.message}`, nextRetryDelay: err.retryAfterMs });
-          throw err;
+          throw crmRateLimitRetry(`backfill ${input.kind}`, err);
         }
       }
     },

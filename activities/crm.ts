@@ -40,6 +40,12 @@ export interface SyncRoundResult {
   sharedRecord: boolean;
 }
 
+/** A CRM rate-limit answer as Temporal's retry: after the delay the CRM stated, not the generic backoff. Other errors pass through. */
+export function crmRateLimitRetry(operation: string, err: unknown): unknown {
+  if (err instanceof CrmRateLimitError) return ApplicationFailure.create({ type: 'CrmRateLimited', message: `${operation}: ${err.message}`, nextRetryDelay: err.retryAfterMs });
+  return err;
+}
+
 /**
  * CRM activities, run on the CRM task queue whose rate limit bounds all workers together (and each
  * request also takes a token from the shared request budget, see workers/services.ts). Errors are
@@ -54,10 +60,7 @@ export function createCrmActivities(deps: { crm: CrmAdapter; db: Kysely<Database
       // at once instead of after the timeout. The request may still land: every call is idempotent.
       return await Promise.race([fn(), Context.current().cancelled]);
     } catch (err) {
-      if (err instanceof CrmRateLimitError) {
-        // Retry after the delay the CRM stated, not the generic backoff.
-        throw ApplicationFailure.create({ type: 'CrmRateLimited', message: `${operation}: ${err.message}`, nextRetryDelay: err.retryAfterMs });
-      }
+      if (err instanceof CrmRateLimitError) throw crmRateLimitRetry(operation, err);
       if (err instanceof CrmNotFoundError) {
         // The linked record was deleted or merged in the CRM: the workflow drops the link and relinks.
         throw ApplicationFailure.create({ type: 'CrmRecordNotFound', message: `${operation}: ${err.message}`, nonRetryable: true });

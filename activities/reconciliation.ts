@@ -34,7 +34,8 @@ import {
 import { CRM_FIELD_NAMES, type CrmFieldNameMap } from '../domain/crm-field-names.js';
 import { rollUpAccountFields, type RollupMember } from '../domain/rollup.js';
 import { customerWorkflowId } from '../domain/workflow-ids.js';
-import { CrmRateLimitError, type CrmAdapter } from './crm/types.js';
+import type { CrmAdapter } from './crm/types.js';
+import { crmRateLimitRetry } from './crm.js';
 import type { ScannedRecord } from './crm/scan.js';
 import { createStripeActivities } from './stripe.js';
 
@@ -140,10 +141,7 @@ interface RollupGroup {
 }
 
 function crmFailure(err: unknown): never {
-  if (err instanceof CrmRateLimitError) {
-    throw ApplicationFailure.create({ type: 'CrmRateLimited', message: err.message, nextRetryDelay: err.retryAfterMs });
-  }
-  throw err;
+  throw crmRateLimitRetry('reconciliation', err);
 }
 
 export function createReconciliationActivities(deps: ReconciliationActivityDeps) {

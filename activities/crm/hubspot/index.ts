@@ -3,8 +3,7 @@ import { crmFieldNames, crmPropertyDefinitions, type CrmFieldNameOverrides } fro
 import type { TimelineEntry } from '../../../domain/customer-events.js';
 import { InvalidCrmFieldNameError } from '../../../domain/errors.js';
 import { CrmNotFoundError } from '../types.js';
-import { decideSharedField } from '../../../domain/identity.js';
-import { dealStageWrites, dealStageWrittenBlind } from '../deal-stage.js';
+import { contactEmailWrite, dealStageWrites, dealStageWrittenBlind } from '../ownership.js';
 import type {
   AccountInput,
   ContactInput,
@@ -356,13 +355,9 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
     async upsertContact(input: ContactInput): Promise<UpsertResult> {
       const properties = contactProperties(input, names, customerIdProperty, options.mode);
       const knownId = input.recordId ?? null;
-      let emailConflict: UpsertResult['emailConflict'];
-      if (knownId !== null && input.previousEmail !== undefined && input.email !== input.previousEmail) {
-        const crmEmail = await contactEmail(knownId);
-        const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null, input.emailOwner);
-        if (!decision.write) delete properties.email;
-        if (decision.conflict && crmEmail !== null) emailConflict = { crmValue: crmEmail, ...decision.conflict };
-      }
+      const email = await contactEmailWrite(input, contactEmail);
+      if (!email.write) delete properties.email;
+      const emailConflict = email.conflict;
       // By id when known, so a changed email updates the person's contact instead of creating another.
       const updated = knownId !== null ? await updateContact(knownId, properties) : null;
       const contact = updated ?? (await upsert(apis.contactBatch, 'contacts', 'email', [{ key: input.email, properties: { ...properties, email: input.email } }]))[0];

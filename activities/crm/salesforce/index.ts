@@ -18,8 +18,7 @@ import type {
   UpsertResult as CrmUpsertResult,
 } from '../types.js';
 import { CrmValidationError } from '../types.js';
-import { decideSharedField } from '../../../domain/identity.js';
-import { dealStageWrites, dealStageWrittenBlind } from '../deal-stage.js';
+import { contactEmailWrite, dealStageWrites, dealStageWrittenBlind } from '../ownership.js';
 import { salesforceBackfillWriter } from './backfill.js';
 import { salesforceIdentityMethods } from './identity.js';
 import { createSalesforceConnection } from './connection.js';
@@ -283,18 +282,14 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     // LastName is required on create only: a contact without a Stripe last name gets the email's local part.
     const withLastName: SalesforceRecord = { LastName: truncate(input.email.split('@')[0] || input.email, LIMITS.lastName), ...record };
     return call('upsert Contact', async () => {
-      let emailConflict: CrmUpsertResult['emailConflict'];
-      if (input.recordId && input.previousEmail !== undefined && input.email !== input.previousEmail) {
-        const current = await conn.query<{ Email: string | null }>(`SELECT Email FROM Contact WHERE Id = ${soqlString(input.recordId)} LIMIT 1`);
-        const crmEmail = current.records[0]?.Email || null;
-        const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null, input.emailOwner);
-        if (!decision.write) delete record.Email;
-        if (decision.conflict && crmEmail !== null) emailConflict = { crmValue: crmEmail, ...decision.conflict };
-        if (emailConflict) {
-          const kept = await upsertByCustomer('Contact', input.customerId, record);
-          return { ...kept, emailConflict };
-        }
-      }
+      const email = await contactEmailWrite(input, async (id) =>
+        (await conn.query<{ Email: string | null }>(`SELECT Email FROM Contact WHERE Id = ${soqlString(id)} LIMIT 1`)).records[0]?.Email || null);
+      if (!email.write) delete record.Email;
+      const result = await writeContact();
+      return email.conflict ? { ...result, emailConflict: email.conflict } : result;
+    });
+
+    async function writeContact(): Promise<CrmUpsertResult> {
       if (!input.recordId) {
         // First link: Salesforce does not key contacts by email as HubSpot does, so look for one to adopt
         // before creating a second contact for the same person.
@@ -313,7 +308,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
         if (!isRequiredFieldMissing(err, 'LastName')) throw err;
         return upsertByCustomer('Contact', input.customerId, withLastName);
       }
-    });
+    }
   }
 
   function opportunity(deal: DealInput, accountId: string | null, withStage = true): SalesforceRecord {

@@ -1,5 +1,21 @@
-import { decideDealStage, dealStageReadNeeded } from '../../domain/identity.js';
-import type { DealInput, DealsInput, DealStage } from './types.js';
+import { decideDealStage, decideSharedField, dealStageReadNeeded } from '../../domain/identity.js';
+import type { ContactInput, DealInput, DealsInput, DealStage, UpsertResult } from './types.js';
+
+/**
+ * Field ownership in the adapters, one decision per kind for every provider (domain/identity.ts decides;
+ * the provider only reads what its CRM shows).
+ */
+
+/**
+ * Whether a known contact's email is written (ContactInput.previousEmail, emailOwner): read from the CRM
+ * only when Stripe's email changed since our last write. A disagreement comes back as the conflict to log.
+ */
+export async function contactEmailWrite(input: ContactInput, readEmail: (recordId: string) => Promise<string | null>): Promise<{ write: boolean; conflict?: NonNullable<UpsertResult['emailConflict']> }> {
+  if (!input.recordId || input.previousEmail === undefined || input.email === input.previousEmail) return { write: true };
+  const crmEmail = await readEmail(input.recordId);
+  const decision = decideSharedField(input.email, crmEmail, input.previousEmail ?? null, input.emailOwner);
+  return { write: decision.write, ...(decision.conflict && crmEmail !== null ? { conflict: { crmValue: crmEmail, ...decision.conflict } } : {}) };
+}
 
 /** A deal's current stage in the CRM, by subscription id; a deal that no longer exists is absent. */
 export type CurrentStages = (subscriptionIds: readonly string[]) => Promise<Map<string, { id: string; stage: string | null }>>;
