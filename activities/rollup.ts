@@ -17,14 +17,22 @@ export interface CustomerKey {
   customerId: string;
 }
 
+/** The links of other customers to a record. */
+function otherLinks(db: Kysely<Database> | Transaction<Database>, provider: string, recordId: string, except: CustomerKey) {
+  return db.selectFrom('crmLinks')
+    .where('provider', '=', provider).where('companyId', '=', recordId)
+    .where((eb) => eb.not(eb.and([eb('accountId', '=', except.accountId), eb('customerId', '=', except.customerId)])));
+}
+
 /** The other customers linked to a record whose fields are known: the members a roll-up combines. */
 export async function otherRollupMembers(db: Kysely<Database> | Transaction<Database>, provider: string, recordId: string, except: CustomerKey): Promise<RollupMember[]> {
-  const rows = await db.selectFrom('crmLinks').select(['accountId', 'customerId', 'accountFields'])
-    .where('provider', '=', provider).where('companyId', '=', recordId)
-    .where((eb) => eb.not(eb.and([eb('accountId', '=', except.accountId), eb('customerId', '=', except.customerId)])))
-    .where('accountFields', 'is not', null)
-    .execute();
+  const rows = await otherLinks(db, provider, recordId, except).select(['accountId', 'customerId', 'accountFields']).where('accountFields', 'is not', null).execute();
   return rows.map((r) => ({ customerId: `${r.accountId}/${r.customerId}`, fields: r.accountFields as unknown as CrmFieldValues }));
+}
+
+/** Whether the record is a roll-up (another member with known fields): asked every round, so no field payloads. */
+export async function isRollupRecord(db: Kysely<Database> | Transaction<Database>, provider: string, recordId: string, except: CustomerKey): Promise<boolean> {
+  return (await otherLinks(db, provider, recordId, except).select('customerId').where('accountFields', 'is not', null).limit(1).executeTakeFirst()) !== undefined;
 }
 
 export function createRollups(deps: { db: Kysely<Database>; provider: string }) {
@@ -56,11 +64,7 @@ export function createRollups(deps: { db: Kysely<Database>; provider: string }) 
   return {
     /** Other customers linked to the record (their keys), e.g. before releasing it. */
     async otherMembers(recordId: string, except: CustomerKey): Promise<CustomerKey[]> {
-      const rows = await deps.db.selectFrom('crmLinks').select(['accountId', 'customerId'])
-        .where('provider', '=', deps.provider).where('companyId', '=', recordId)
-        .where((eb) => eb.not(eb.and([eb('accountId', '=', except.accountId), eb('customerId', '=', except.customerId)])))
-        .execute();
-      return rows;
+      return otherLinks(deps.db, deps.provider, recordId, except).select(['accountId', 'customerId']).execute();
     },
 
     /**

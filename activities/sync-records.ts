@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { CrmLinks, SyncSettings } from '../domain/crm-plan.js';
-import { otherRollupMembers } from './rollup.js';
+import { isRollupRecord } from './rollup.js';
 
 export interface RecordSyncResultInput {
   accountId: string;
@@ -138,7 +138,7 @@ export async function recordSyncResult(deps: { db: Kysely<Database>; provider: s
     }
     const products = input.productIds.length === 0 ? [] : await trx.selectFrom('stripeProducts').select(['productId', 'name'])
       .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds).execute();
-    const shared = input.links.accountId !== null && (await otherRollupMembers(trx, deps.provider, input.links.accountId, input)).length > 0;
+    const shared = input.links.accountId !== null && (await isRollupRecord(trx, deps.provider, input.links.accountId, input));
     return {
       productNames: Object.fromEntries(products.map((p) => [p.productId, p.name])),
       sharedRecord: shared,
