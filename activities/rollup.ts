@@ -30,9 +30,12 @@ export async function otherRollupMembers(db: Kysely<Database> | Transaction<Data
   return rows.map((r) => ({ customerId: `${r.accountId}/${r.customerId}`, fields: r.accountFields as unknown as CrmFieldValues }));
 }
 
-/** Whether the record is a roll-up (another member with known fields): asked every round, so no field payloads. */
-export async function isRollupRecord(db: Kysely<Database> | Transaction<Database>, provider: string, recordId: string, except: CustomerKey): Promise<boolean> {
-  return (await otherLinks(db, provider, recordId, except).select('customerId').where('accountFields', 'is not', null).limit(1).executeTakeFirst()) !== undefined;
+/**
+ * The other members of a record with known fields, as a subquery: a record is a roll-up when one exists.
+ * Asked every round (inside the round's one statement, see recordSyncResult), so no field payloads.
+ */
+export function rollupMembersOf(db: Kysely<Database>, provider: string, recordId: string, except: CustomerKey) {
+  return otherLinks(db, provider, recordId, except).select('customerId').where('accountFields', 'is not', null);
 }
 
 export function createRollups(deps: { db: Kysely<Database>; provider: string }) {

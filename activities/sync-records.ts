@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { CrmLinks, SyncSettings } from '../domain/crm-plan.js';
-import { isRollupRecord } from './rollup.js';
+import { rollupMembersOf } from './rollup.js';
 
 export interface RecordSyncResultInput {
   accountId: string;
@@ -89,17 +89,17 @@ export function createSyncRecordActivities(deps: { db: Kysely<Database>; provide
 /**
  * Records the round and returns the catalog's current names of the customer's products. A rename
  * that lands before this customer's products are recorded misses the catalog fan-out; reading the
- * names back here, in the same transaction that records the products, closes that gap.
+ * names back in the statement that records the products closes that gap.
+ *
+ * One statement (data-modifying CTEs), not a transaction of six: it runs once per Stripe event, and
+ * each round trip to PostgreSQL costs both sides a wake-up. The link's upsert takes the row lock a
+ * backfill records its writes under, and RETURNING reads the backfill count as of that lock.
  */
 export async function recordSyncResult(deps: { db: Kysely<Database>; provider: string }, input: RecordSyncResultInput): Promise<RecordSyncResultOutput> {
   const now = new Date();
   const stripeStateAt = input.stripeStateAt > 0 ? new Date(input.stripeStateAt * 1000) : null;
-  return deps.db.transaction().execute(async (trx) => {
-    // Locked: a backfill records its writes under the same row lock, so each side sees the other's record.
-    const before = await trx.selectFrom('crmLinks').select('backfillSeq')
-      .where('accountId', '=', input.accountId).where('customerId', '=', input.customerId).forUpdate().executeTakeFirst();
-    const backfillSeq = before?.backfillSeq ?? 0;
-    await trx.insertInto('crmLinks').values({
+  const row = await deps.db
+    .with('link', (db) => db.insertInto('crmLinks').values({
       accountId: input.accountId,
       customerId: input.customerId,
       provider: deps.provider,
@@ -127,23 +127,26 @@ export async function recordSyncResult(deps: { db: Kysely<Database>; provider: s
       stripeStateAt: sql`greatest(crm_links.stripe_state_at, excluded.stripe_state_at)`,
       lastSyncedAt: eb.ref('excluded.lastSyncedAt'),
       updatedAt: now,
-    }))).execute();
-    if (input.eventIds.length > 0) {
-      await trx.updateTable('stripeEvents').set({ processedAt: now })
-        .where('eventId', 'in', input.eventIds).where('processedAt', 'is', null).execute();
-    }
-    if (input.resolvedDeadLetterIds.length > 0) {
-      await trx.updateTable('deadLetters').set({ status: 'resolved', updatedAt: now })
-        .where('id', 'in', input.resolvedDeadLetterIds).where('status', '!=', 'resolved').execute();
-    }
-    const products = input.productIds.length === 0 ? [] : await trx.selectFrom('stripeProducts').select(['productId', 'name'])
-      .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds).execute();
-    const shared = input.links.accountId !== null && (await isRollupRecord(trx, deps.provider, input.links.accountId, input));
-    return {
-      productNames: Object.fromEntries(products.map((p) => [p.productId, p.name])),
-      sharedRecord: shared,
-      backfillSeq,
-      rewrite: input.knownBackfillSeq !== undefined && backfillSeq > input.knownBackfillSeq,
-    };
-  });
+    }))).returning('backfillSeq'))
+    // Data-modifying CTEs run to completion whether or not the final select reads them.
+    .with('events', (db) => db.updateTable('stripeEvents').set({ processedAt: now })
+      .where('eventId', 'in', input.eventIds.length > 0 ? input.eventIds : [''])
+      .where('processedAt', 'is', null).returning('eventId'))
+    .with('letters', (db) => db.updateTable('deadLetters').set({ status: 'resolved', updatedAt: now })
+      .where('id', 'in', input.resolvedDeadLetterIds.length > 0 ? input.resolvedDeadLetterIds : ['0'])
+      .where('status', '!=', 'resolved').returning('id'))
+    .selectNoFrom((eb) => [
+      eb.selectFrom('link').select('backfillSeq').as('backfillSeq'),
+      eb.selectFrom('stripeProducts').select(sql<Record<string, string> | null>`json_object_agg(product_id, name)`.as('names'))
+        .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds.length > 0 ? input.productIds : ['']).as('productNames'),
+      input.links.accountId === null ? sql<boolean>`false`.as('sharedRecord') : eb.exists(rollupMembersOf(deps.db, deps.provider, input.links.accountId, input)).as('sharedRecord'),
+    ])
+    .executeTakeFirstOrThrow();
+  const backfillSeq = Number(row.backfillSeq ?? 0);
+  return {
+    productNames: row.productNames ?? {},
+    sharedRecord: Boolean(row.sharedRecord),
+    backfillSeq,
+    rewrite: input.knownBackfillSeq !== undefined && backfillSeq > input.knownBackfillSeq,
+  };
 }

@@ -1,14 +1,18 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { bundleWorkflowCode, NativeConnection, Worker as TemporalWorker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import Stripe from 'stripe';
 import { loadConfig } from '../config/index.js';
 import { parseArgs, parseDynamicConfig, percentile, saturate, startBenchInfrastructure } from './bench-support.js';
 import { stripeClientFor } from '../sandboxes/stripe/index.js';
 import type { Delivery, SeedResult } from '../sandboxes/stripe/index.js';
 import { startLocalStackWithExternalSandboxes } from './local-stack.js';
+import type { BenchActivities, benchFloorWorkflow } from './bench-workflows.js';
 
 /**
  * `npm run bench:realtime -- --customers 1000 --rate 100 --seconds 30`
@@ -37,6 +41,8 @@ const ms = (v: number) => `${Math.round(v)} ms`;
 
 log(`bench:realtime customers=${customers} rate=${rate}/s seconds=${seconds} crm-limit=${crmRate} req/s (HubSpot sandbox window ${crmRate * 10}/10 s)`);
 const infra = await startBenchInfrastructure(args['admin-url']!, config.temporal.cliPath, process.env.PATH ?? '', parseDynamicConfig(args['temporal-config']!));
+let benchBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let benchConnection: Promise<NativeConnection> | undefined;
 const stack = await startLocalStackWithExternalSandboxes({
   temporalAddress: infra.temporal.address,
   databaseUrl: infra.databaseUrl,
@@ -74,29 +80,19 @@ try {
   await drain(stack, 300_000);
   log(`warm-up: ${customers} customers synced in ${((Date.now() - warmStart) / 1000).toFixed(1)} s`);
 
-  // 3. The paced run: `rate` Stripe changes per second, round-robin over customers (one event each).
+  // 3. The paced run: `rate` Stripe changes per second, round-robin over customers (one event each),
+  // made by a driver process of its own (Stripe's side of the path is not our service's CPU).
   let stripeReads = 0;
   stack.clients.stripe.on('request', () => void stripeReads++);
-  const opTimes = new Map<string, number[]>();
   const cpuBefore = processCpu();
-  const runStart = Date.now();
   const total = rate * seconds;
-  let failedOps = 0;
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = runStart + (i * 1000) / rate;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const sub = subs[i % subs.length]!;
-    const customerId = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
-    const item = sub.items.data[0]!;
-    const quantity = 1 + ((i / subs.length) | 0) % 7 + (i % 3);
-    const t0 = Date.now();
-    (opTimes.get(customerId) ?? opTimes.set(customerId, []).get(customerId)!).push(t0);
-    inFlight.push(driver.subscriptions.update(sub.id, { items: [{ id: item.id, quantity }], proration_behavior: 'none' }).then(() => undefined, () => void failedOps++));
-    if (inFlight.length > 256) await Promise.all(inFlight.splice(0, 128));
-  }
-  await Promise.all(inFlight);
+  const driven = await runDriver({
+    stripeUrl: stack.sandboxUrls.stripe, rate, total,
+    subscriptions: subs.map((sub) => ({ id: sub.id, customer: typeof sub.customer === 'string' ? sub.customer : sub.customer.id, item: sub.items.data[0]!.id })),
+  });
+  const runStart = driven.started;
+  const opTimes = new Map(Object.entries(driven.times));
+  const failedOps = driven.failed;
   const runSeconds = (Date.now() - runStart) / 1000;
   await whenIdle();
   await drain(stack, 300_000);
@@ -105,7 +101,7 @@ try {
   const deliveries = (await stripeSandbox<{ data: Delivery[] }>('/deliveries?limit=10000')).data.filter((d) => d.attempts.some((a) => Date.parse(a.at) >= runStart));
   const acked = deliveries.filter((d) => d.status === 'succeeded');
   const ackLatencies = acked.map((d) => d.attempts.at(-1)!.durationMs).sort((a, b) => a - b);
-  log(`paced: ${total} Stripe changes at ${rate}/s (${failedOps} failed) → ${acked.length} webhook deliveries acknowledged in ${runSeconds.toFixed(1)} s = ${(acked.length / runSeconds).toFixed(1)} events/s accepted`);
+  log(`paced: ${total} Stripe changes at ${rate}/s (${failedOps} failed; the driver process used ${(driven.cpuMs / 1000).toFixed(1)} s of CPU, not counted below) → ${acked.length} webhook deliveries acknowledged in ${runSeconds.toFixed(1)} s = ${(acked.length / runSeconds).toFixed(1)} events/s accepted`);
   log(`ack latency (delivery → 2xx): p50 ${ms(percentile(ackLatencies, 50))} p99 ${ms(percentile(ackLatencies, 99))}`);
 
   const rows = await stack.database.db.selectFrom('stripeEvents').select(['customerId', 'receivedAt', 'processedAt'])
@@ -126,9 +122,8 @@ try {
   log(`stripe reads per event: ${(stripeReads / Math.max(1, rows.length)).toFixed(3)} (${stripeReads} reads / ${rows.length} events)`);
   // CPU time per event is what the machine's load cannot distort much: it says how many events/s
   // these cores can carry end to end, whatever else was running during the timed phase.
-  const perEvent = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k]! - (cpuBefore[k] ?? 0)) * 1000) / Math.max(1, rows.length)]));
-  const totalMs = Object.values(perEvent).reduce((a, b) => a + b, 0);
-  log(`cpu per event (paced phase and drain): ${Object.entries(perEvent).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')} = ${totalMs.toFixed(1)} ms → ${cpus().length} cores carry ≈ ${((cpus().length * 1000) / totalMs).toFixed(0)} events/s`);
+  const perEvent = cpuPer(cpuBefore, cpuAfter, rows.length);
+  log(`cpu per event (paced phase and drain): ${perEvent.text} → ${cpus().length} cores carry ≈ ${((cpus().length * 1000) / perEvent.totalMs).toFixed(0)} events/s`);
 
   // 4. Ingest capacity: signed events posted straight to the API as fast as it takes them.
   const secret = stack.appDeps.stripe.secrets[0]!.secret;
@@ -137,21 +132,27 @@ try {
   await stack.stopWorkers();
   const floorQueue = `bench-floor-${randomBytes(3).toString('hex')}`;
   const floorIds = subs.length;
-  const floorSignal = (i: number) => stack.client.workflow.signalWithStart('benchFloorWorkflow', { workflowId: `${floorQueue}/${i % floorIds}`, taskQueue: floorQueue, args: [], signal: 'ping', signalArgs: [] });
-  // Create the floor's workflows first, as the customers' already exist: the timed part is signals, like the ingest.
-  for (let i = 0; i < floorIds; i += concurrency) await Promise.all(Array.from({ length: Math.min(concurrency, floorIds - i) }, (_, k) => floorSignal(i + k)));
+  const floorSignal = (i: number) => stack.client.workflow.signalWithStart<typeof benchFloorWorkflow, [] | [{ id: string }]>('benchFloorWorkflow', { workflowId: `${floorQueue}/${i % floorIds}`, taskQueue: floorQueue, args: [], signal: 'ping', signalArgs: [] });
+  // Create the floor's workflows first and let a worker run their first task, as the customers' have:
+  // the timed part is signals to idle workflows, each of which schedules a workflow task, like the ingest's.
+  await withBenchWorker({ taskQueue: floorQueue }, async () => {
+    for (let i = 0; i < floorIds; i += concurrency) await Promise.all(Array.from({ length: Math.min(concurrency, floorIds - i) }, (_, k) => floorSignal(i + k)));
+    await untilNoWorkflowTaskPending(Array.from({ length: floorIds }, (_, i) => `${floorQueue}/${i}`));
+  });
+  const floorCpu = processCpu();
   const floorStart = Date.now();
   const floorCalls = await saturate(concurrency, floorStart + Number(args['burst-seconds']) * 1000, async (i) => void (await floorSignal(i)));
   const floorRate = floorCalls / ((Date.now() - floorStart) / 1000);
-  log(`floor: bare signal-with-start ${floorRate.toFixed(0)} calls/s to ${floorIds} existing workflows (${concurrency} concurrent)`);
+  log(`floor: bare signal-with-start ${floorRate.toFixed(0)} calls/s to ${floorIds} existing workflows (${concurrency} concurrent); cpu per call ${cpuPer(floorCpu, processCpu(), floorCalls).text}`);
   const customerList = subs.map((sub) => customerObjects.get(sub.customer as string)!);
   const profiler = args['profile-ingest'] ? new Session() : null;
   if (profiler) {
     profiler.connect();
     await new Promise<void>((resolve, reject) => profiler.post('Profiler.enable', () => profiler.post('Profiler.start', (err) => (err ? reject(err) : resolve()))));
   }
+  const ingestCpu = processCpu();
   const load = new Worker(new URL('./bench-load-worker.mjs', import.meta.url), {
-    workerData: { url: `${stack.api.url}/webhooks/stripe`, secret, customers: customerList, seconds: Number(args['burst-seconds']), concurrency, apiVersion: Stripe.API_VERSION },
+    workerData: { url: `${stack.api.url}/webhooks/stripe`, secret, customers: customerList, seconds: Number(args['burst-seconds']), concurrency, apiVersion: Stripe.API_VERSION, maxRate: Math.ceil(floorRate * 2) },
   });
   const { accepted, rejected, seconds: burstSeconds } = await new Promise<{ accepted: number; rejected: number; seconds: number }>((resolve, reject) => {
     load.once('message', resolve);
@@ -164,7 +165,8 @@ try {
     log(`ingest profile written to ${args['profile-ingest']}`);
   }
   const ingestRate = accepted / burstSeconds;
-  log(`ingest: ${ingestRate.toFixed(0)} events/s accepted at full speed (${concurrency} concurrent, ${rejected} rejected) = ${(ingestRate / floorRate).toFixed(2)} × floor`);
+  const ingestCpuText = cpuPer(ingestCpu, processCpu(), accepted).text;
+  log(`ingest: ${ingestRate.toFixed(0)} events/s accepted at full speed (${concurrency} concurrent, ${rejected} rejected) = ${(ingestRate / floorRate).toFixed(2)} × floor; cpu per event ${ingestCpuText} (service includes the load generator)`);
   await stack.startWorkers();
   await drain(stack, 300_000);
 
@@ -178,14 +180,42 @@ try {
   }
   const routed = await stack.database.db.selectFrom('stripeEvents').select((eb) => eb.fn.countAll<number>().as('n')).where('disposition', '=', 'routed').executeTakeFirstOrThrow();
   log(`history: ${historyEvents} events in ${workflows} workflows / ${routed.n} Stripe events = ${(historyEvents / Number(routed.n)).toFixed(2)} history events per Stripe event`);
+
+  // 6. The pattern floor: the Temporal steps one customer event takes (signal-with-start, a workflow task,
+  // an activity on a rate-limited queue, a workflow task) with no code of ours, at the same rate over as
+  // many workflows. Its latency and CPU are what this machine allows before any sync work.
+  const patternQueue = `bench-pattern-${randomBytes(3).toString('hex')}`;
+  const written = new Map<string, number>();
+  const patternSend = (workflow: number, id: string) => stack.client.workflow.signalWithStart<typeof benchFloorWorkflow, [{ id: string }]>('benchFloorWorkflow', {
+    workflowId: `${patternQueue}/${workflow}`, taskQueue: patternQueue, args: [`${patternQueue}-crm`], signal: 'ping', signalArgs: [{ id }],
+  });
+  const pattern = await withBenchWorker({ taskQueue: patternQueue, activityQueue: `${patternQueue}-crm`, ratePerSecond: crmRate, written }, async () => {
+    for (let i = 0; i < customers; i += concurrency) await Promise.all(Array.from({ length: Math.min(concurrency, customers - i) }, (_, k) => patternSend(i + k, `warm-${i + k}`)));
+    await until(() => written.size >= customers, 300_000);
+    const before = processCpu();
+    const sent = new Map<string, number>();
+    const start = Date.now();
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < total; i++) {
+      const wait = start + (i * 1000) / rate - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      sent.set(`e${i}`, Date.now());
+      calls.push(patternSend(i % customers, `e${i}`));
+    }
+    await Promise.all(calls);
+    await until(() => [...sent.keys()].every((id) => written.has(id)), 300_000);
+    return { latencies: [...sent].map(([id, at]) => written.get(id)! - at).sort((a, b) => a - b), cpu: cpuPer(before, processCpu(), total) };
+  });
+  log(`pattern floor (no-op workflow, same Temporal steps, ${rate}/s over ${customers} workflows): signal → activity p50 ${ms(percentile(pattern.latencies, 50))} p95 ${ms(percentile(pattern.latencies, 95))} p99 ${ms(percentile(pattern.latencies, 99))}; cpu per event ${pattern.cpu.text} → ${cpus().length} cores carry ≈ ${((cpus().length * 1000) / pattern.cpu.totalMs).toFixed(0)} events/s`);
   log('targets: freshness p95 ≤ 1000 ms, p99 ≤ 2000 ms; ingest ≥ 0.8 × floor; ≤ 0.2 Stripe reads/event; ≤ 12 history events/event');
 } finally {
   await stack.close();
+  if (benchConnection) await (await benchConnection).close();
   await infra.close();
 }
 
 /**
- * CPU seconds used so far by this process (API, workers, driver), the Temporal server, the sandbox
+ * CPU seconds used so far by this process (API, workers, load generator), the Temporal server, the sandbox
  * process and PostgreSQL, read from /proc (Linux).
  */
 function processCpu(): Record<string, number> {
@@ -205,6 +235,77 @@ function processCpu(): Record<string, number> {
     }
   }
   return out;
+}
+
+interface DriverResult {
+  started: number;
+  failed: number;
+  times: Record<string, number[]>;
+  cpuMs: number;
+}
+
+/** Runs the paced Stripe changes in scripts/bench-driver-process.ts and returns what it did. */
+async function runDriver(input: { stripeUrl: string; rate: number; total: number; subscriptions: Array<{ id: string; customer: string; item: string }> }): Promise<DriverResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bench-driver-process.ts', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.end(JSON.stringify(input));
+  let out = '';
+  for await (const chunk of child.stdout) out += String(chunk);
+  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+  if (code !== 0) throw new Error(`the driver process exited with ${code}`);
+  return JSON.parse(out) as DriverResult;
+}
+
+/**
+ * Runs `fn` while a worker serves scripts/bench-workflows.ts on `taskQueue` (and, with `activityQueue`,
+ * its no-op activity there under the CRM queue's server-side rate limit, recording when each id was written).
+ */
+async function withBenchWorker<T>(options: { taskQueue: string; activityQueue?: string; ratePerSecond?: number; written?: Map<string, number> }, fn: () => Promise<T>): Promise<T> {
+  benchBundle ??= bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./bench-workflows.ts', import.meta.url)), logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+  benchConnection ??= NativeConnection.connect({ address: infra.temporal.address });
+  const connection = await benchConnection;
+  const workers = [await TemporalWorker.create({ connection, taskQueue: options.taskQueue, workflowBundle: await benchBundle })];
+  if (options.activityQueue) {
+    const written = options.written ?? new Map<string, number>();
+    const activities: BenchActivities = {
+      async benchWrite({ ids }) {
+        const at = Date.now();
+        for (const id of ids) written.set(id, at);
+      },
+    };
+    workers.push(await TemporalWorker.create({ connection, taskQueue: options.activityQueue, activities, ...(options.ratePerSecond ? { maxTaskQueueActivitiesPerSecond: options.ratePerSecond } : {}) }));
+  }
+  const running = workers.map((w) => w.run());
+  try {
+    return await fn();
+  } finally {
+    for (const w of workers) w.shutdown();
+    await Promise.all(running);
+  }
+}
+
+/** Waits until none of the workflows has a workflow task pending (each has run what it was sent). */
+async function untilNoWorkflowTaskPending(workflowIds: string[]): Promise<void> {
+  let left = workflowIds;
+  await until(async () => {
+    const pending = await Promise.all(left.map(async (id) => ((await stack.client.workflow.getHandle(id).describe()).raw.pendingWorkflowTask ? id : null)));
+    left = pending.filter((id): id is string => id !== null);
+    return left.length === 0;
+  }, 120_000);
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not done after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** CPU milliseconds per unit between two processCpu() readings, by process and in all. */
+function cpuPer(before: Record<string, number>, after: Record<string, number>, units: number): { text: string; totalMs: number } {
+  const per = Object.keys(after).map((k) => [k, ((after[k]! - (before[k] ?? 0)) * 1000) / Math.max(1, units)] as const);
+  const totalMs = per.reduce((a, [, v]) => a + v, 0);
+  return { text: `${per.map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')} = ${totalMs.toFixed(1)} ms`, totalMs };
 }
 
 /** Waits until every routed event has been written to the CRM. */

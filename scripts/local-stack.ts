@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type Stripe from 'stripe';
 import { createApp, type AppDeps } from '../api/app.js';
@@ -138,7 +138,8 @@ async function startCore(config: Config, options: LocalStackOptions, urls: Sandb
   const crmTaskQueue = `${taskQueue}-crm`;
   const clients = await createServiceClients(endpoints, { db: database.db, taskQueue: crmTaskQueue, ratePerSecond: config.crm.rateLimitPerSecond });
   await clients.crm.provision();
-  const connection = await Connection.connect({ address: options.temporalAddress });
+  // The API's client, on its own native connection as in production (api/main.ts).
+  const connection = await NativeConnection.connect({ address: options.temporalAddress });
   const client = new Client({ connection });
   sharedBundle ??= options.workflowBundle
     ? Promise.resolve(options.workflowBundle)

@@ -1,11 +1,10 @@
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import { createApp, type AppDeps } from '../api/app.js';
 import { listenApi, type ApiServer } from '../api/server.js';
 import { createStripeClient } from '../clients/stripe.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
-import { temporalConnectionOptions } from '../config/temporal.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { startSandboxes } from '../sandboxes/start-all.js';
@@ -137,10 +136,8 @@ try {
   // A worker that dies on its own (lost server, bad bundle) takes the stack down rather than idling silently.
   for (const r of running) r.catch((err: unknown) => { console.error('worker failed:', err); void stop('worker failure', 1); });
 
-  const options = await temporalConnectionOptions(config.temporal, address);
-  const connection = await Connection.connect(options);
-  cleanups.push({ name: 'client connection', run: () => connection.close() });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  // The API's client shares the workers' native connection (see api/main.ts).
+  const temporal = new Client({ connection: nativeConnection, namespace: config.temporal.namespace });
   await ensureReconciliationSchedules(temporal, config, { accountId: endpoints.stripe.accountId });
   const stripeDeps: AppDeps['stripe'] = {
     secrets: [...endpoints.stripe.webhookSecrets],

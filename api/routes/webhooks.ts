@@ -5,7 +5,7 @@ import type Stripe from 'stripe';
 import type { Database } from '../../db/database.js';
 import { compactCustomerEvent, type CustomerEvent } from '../../domain/customer-events.js';
 import { invalidEventReason, routeEvent, type EventRoute, type RawStripeEvent } from '../../domain/event-routing.js';
-import { SEARCH_ATTRIBUTES, TASK_QUEUES } from '../../domain/temporal-names.js';
+import { TASK_QUEUES } from '../../domain/temporal-names.js';
 import { catalogWorkflowId, customerWorkflowId } from '../../domain/workflow-ids.js';
 import type { catalogWorkflow, ProductChange } from '../../workflows/catalog.js';
 import type { customerSyncWorkflow } from '../../workflows/customer-sync.js';
@@ -83,11 +83,8 @@ export function webhookRoutes(deps: WebhookDeps) {
             args: [{ accountId, customerId }],
             signal: 'stripeEvent',
             signalArgs: [compactCustomerEvent(event, accountId, customerId, receivedAtMs)],
-            typedSearchAttributes: [
-              { key: SEARCH_ATTRIBUTES.stripeCustomerId, value: customerId },
-              { key: SEARCH_ATTRIBUTES.stripeAccountId, value: accountId },
-              { key: SEARCH_ATTRIBUTES.syncState, value: 'pending' },
-            ],
+            // No search attributes here: the server validates them on every call, started or not, and the
+            // workflow's first task sets them (customer, account, sync state); the workflow id names the customer.
           });
           disposition = 'routed';
           break;
