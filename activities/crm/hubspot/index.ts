@@ -1,4 +1,4 @@
-import { AssociationTypes, Client } from '@hubspot/api-client';
+import { AssociationTypes } from '@hubspot/api-client';
 import { crmFieldNames, crmPropertyDefinitions, type CrmFieldNameOverrides } from '../../../domain/crm-field-names.js';
 import type { TimelineEntry } from '../../../domain/customer-events.js';
 import { InvalidCrmFieldNameError } from '../../../domain/errors.js';
@@ -20,7 +20,8 @@ import type {
 } from '../types.js';
 import { hubspotBackfillWriter, type HubSpotCreateApi } from './backfill.js';
 import { hubspotIdentityMethods } from './identity.js';
-import { gateMiddleware, hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
+import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
+import { createHubSpotClient } from './client.js';
 import { provisionObject, specFromDefinition, type PropertySpec } from './provision.js';
 import { createHubSpotScanner } from './reconcile.js';
 import { hubspotSubscriptionObject, provisionSubscriptionObject, subscriptionObjectProperties } from './subscription-object.js';
@@ -142,13 +143,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
   const writeDealCurrency = options.writeDealCurrency ?? true;
   const subscriptionObject = hubspotSubscriptionObject(options.subscriptionObject);
 
-  // Retries are Temporal's job (a 429 becomes a retry after the server's delay), so the client makes none.
-  const client = new Client({
-    accessToken: options.accessToken,
-    numberOfApiCallRetries: 0,
-    ...(options.baseUrl ? { basePath: options.baseUrl.replace(/\/+$/, '') } : {}),
-    ...gateMiddleware(options.requestGate),
-  });
+  const client = createHubSpotClient(options);
   // The client binds retry decorators from a process-wide singleton, which every `new Client()` replaces,
   // when an API group is first touched: touching them all now keeps this adapter free of retries
   // whatever clients are created later in the process.

@@ -1,8 +1,8 @@
-import { Client } from '@hubspot/api-client';
 import type { CrmFieldName, CrmFieldNameMap } from '../../../domain/crm-field-names.js';
 import type { ScanInput, ScanPage, ScannedRecord } from '../scan.js';
 import type { RequestGate } from '../types.js';
-import { gateMiddleware, hubspotCall, throwOnBatchErrors } from './errors.js';
+import { createHubSpotClient } from './client.js';
+import { hubspotCall, throwOnBatchErrors } from './errors.js';
 
 export interface HubSpotScanOptions {
   accessToken: string;
@@ -23,12 +23,7 @@ const LIST_LIMIT = 100;
  * With `customerIds`, one batch read by the unique Stripe id property instead.
  */
 export function createHubSpotScanner(options: HubSpotScanOptions): (input: ScanInput) => Promise<ScanPage> {
-  const client = new Client({
-    accessToken: options.accessToken,
-    numberOfApiCallRetries: 0,
-    ...(options.baseUrl ? { basePath: options.baseUrl.replace(/\/+$/, '') } : {}),
-    ...gateMiddleware(options.requestGate),
-  });
+  const client = createHubSpotClient(options);
   // Touched now for the reason the adapter gives: retry decorators bind when an API group is first used.
   const basic = options.mode === 'b2b' ? client.crm.companies.basicApi : client.crm.contacts.basicApi;
   const batch = options.mode === 'b2b' ? client.crm.companies.batchApi : client.crm.contacts.batchApi;
