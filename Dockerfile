@@ -9,6 +9,9 @@ RUN npm run build
 # Runtime stage: production dependencies and the compiled output only.
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
+# A larger young generation: the webhook and workflow paths allocate short-lived objects per event, and
+# fewer scavenges cut the CPU each event costs (measured with npm run bench:realtime).
+ENV NODE_OPTIONS=--max-semi-space-size=64
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
