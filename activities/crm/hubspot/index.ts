@@ -21,6 +21,7 @@ import type {
 import { hubspotBackfillWriter, type HubSpotCreateApi } from './backfill.js';
 import { hubspotIdentityMethods } from './identity.js';
 import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
+import { chunks } from '../batching.js';
 import { createHubSpotClient } from './client.js';
 import { provisionObject, specFromDefinition, type PropertySpec } from './provision.js';
 import { createHubSpotScanner } from './reconcile.js';
@@ -69,11 +70,6 @@ export interface HubSpotAdapterOptions {
 /** HubSpot's cap on inputs per batch request (associations allow more, objects and properties 100). */
 const BATCH_LIMIT = 100;
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 /** Keeps the first item per key: two inputs for one unique value would make HubSpot refuse the whole batch. */
 function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {

@@ -17,23 +17,18 @@ import {
   type IdentityIndexContact,
   type IdentityIndexPage,
 } from '../types.js';
+import { chunks, lastPerKey } from '../batching.js';
 import { recordFailuresError, salesforceErrorItems, type RateLimitDelays, type SalesforceErrorItem } from './errors.js';
+import { COLLECTION_LIMIT, contactNames, lastNameFromEmail, LIMITS, newAccountNaming, soqlString, truncate, type SalesforceRecord } from './records.js';
 
 /** A bulk job ended without processing every record. */
 export class SalesforceBulkError extends Error {
   override name = 'SalesforceBulkError';
 }
 
-/** sObject Collections take at most 200 records per call. */
-export const SALESFORCE_COLLECTION_LIMIT = 200;
 /** Records per query page (`Sforce-Query-Options: batchSize`, 200 to 2,000): the identity index reads the most it can. */
 const INDEX_BATCH_SIZE = 2_000;
-/** Standard field lengths. */
-const NAME_LENGTH = 255;
-const FIRST_NAME_LENGTH = 40;
-const LAST_NAME_LENGTH = 80;
 
-type SalesforceRecord = Record<string, string | number | boolean | null>;
 
 export interface SalesforceBackfillDeps {
   conn: Connection;
@@ -49,17 +44,9 @@ export interface SalesforceBackfillDeps {
   task(entry: TimelineEntry, targets: { accountId: string | null; contactId: string | null }): SalesforceRecord;
   call<T>(operation: string, fn: () => Promise<T>): Promise<T>;
   collectionError(error: unknown): SalesforceErrorItem;
-  soqlString(value: string): string;
   delays: RateLimitDelays;
 }
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-const truncate = (value: string, length: number): string => (value.length > length ? value.slice(0, length) : value);
 
 type QueryRow = { Id: string } & Record<string, unknown>;
 
@@ -82,9 +69,9 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
   /** Key → Id of the records of `object` whose `field` is one of `values` (one query per 200 values). */
   async function findBy(object: string, field: string, values: readonly string[], extra = ''): Promise<Record<string, string>> {
     const found: Record<string, string> = {};
-    for (const chunk of chunks(values, SALESFORCE_COLLECTION_LIMIT)) {
+    for (const chunk of chunks(values, COLLECTION_LIMIT)) {
       if (chunk.length === 0) continue;
-      const soql = `SELECT Id, ${field} FROM ${object} WHERE ${field} IN (${chunk.map(deps.soqlString).join(', ')})${extra}`;
+      const soql = `SELECT Id, ${field} FROM ${object} WHERE ${field} IN (${chunk.map(soqlString).join(', ')})${extra}`;
       let result = await conn.query<{ Id: string } & Record<string, unknown>>(soql);
       for (;;) {
         for (const row of result.records) {
@@ -141,7 +128,7 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
 
   async function upsertCollection(object: string, keyField: string, rows: readonly KeyedRecord[]): Promise<BatchWriteResult[]> {
     const out: BatchWriteResult[] = [];
-    for (const chunk of chunks(rows, SALESFORCE_COLLECTION_LIMIT)) {
+    for (const chunk of chunks(rows, COLLECTION_LIMIT)) {
       const results: UpsertResult[] = await deps.call(`upsert ${object} (backfill)`, () =>
         conn.sobject(object).upsert(chunk.map((r) => ({ ...r.record, [keyField]: r.key })), keyField, { allOrNone: false }),
       );
@@ -193,10 +180,9 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
     bulk ? upsertBulk(object, keyField, rows, bulk) : upsertCollection(object, keyField, rows);
 
   /** The last input per key: the same external id twice in one call fails both records. */
-  const lastPerKey = <T>(items: readonly T[], key: (item: T) => string): T[] => [...new Map(items.map((i) => [key(i), i])).values()];
 
   return {
-    batchLimit: SALESFORCE_COLLECTION_LIMIT,
+    batchLimit: COLLECTION_LIMIT,
     separateTaskObjects: false,
     supportsBulk: true,
 
@@ -206,8 +192,7 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
       const rows = distinct.map((input): KeyedRecord => {
         const record = deps.stripeFields(input.fields);
         if (existing[input.customerId]) return { key: input.customerId, record };
-        const name = truncate(input.name?.trim() || input.domain || input.customerId, NAME_LENGTH);
-        return { key: input.customerId, record: { ...record, Name: name, ...(input.domain ? { Website: truncate(input.domain, NAME_LENGTH) } : {}) } };
+        return { key: input.customerId, record: { ...record, ...newAccountNaming(input) } };
       });
       return write('Account', customerKey, rows, bulk);
     },
@@ -217,8 +202,7 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
       const fields = (input: ContactInput): SalesforceRecord => ({
         ...deps.stripeFields(input.fields),
         Email: input.email,
-        ...(input.firstName ? { FirstName: truncate(input.firstName, FIRST_NAME_LENGTH) } : {}),
-        ...(input.lastName ? { LastName: truncate(input.lastName, LAST_NAME_LENGTH) } : {}),
+        ...contactNames(input),
         ...(input.accountId ? { AccountId: input.accountId } : {}),
       });
       // The real-time path's rule: a contact already carrying the customer id is ours; else one with the
@@ -226,10 +210,10 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
       const linked: Record<string, string> = {};
       const unlinkedByEmail = new Map<string, string>();
       await deps.call('find Contacts (backfill)', async () => {
-        for (const chunk of chunks(distinct, SALESFORCE_COLLECTION_LIMIT)) {
+        for (const chunk of chunks(distinct, COLLECTION_LIMIT)) {
           const soql =
-            `SELECT Id, Email, ${customerKey} FROM Contact WHERE ${customerKey} IN (${chunk.map((i) => deps.soqlString(i.customerId)).join(', ')}) ` +
-            `OR (Email IN (${chunk.map((i) => deps.soqlString(i.email)).join(', ')}) AND ${customerKey} = null) ORDER BY CreatedDate ASC`;
+            `SELECT Id, Email, ${customerKey} FROM Contact WHERE ${customerKey} IN (${chunk.map((i) => soqlString(i.customerId)).join(', ')}) ` +
+            `OR (Email IN (${chunk.map((i) => soqlString(i.email)).join(', ')}) AND ${customerKey} = null) ORDER BY CreatedDate ASC`;
           const result = await conn.query<{ Id: string; Email: string | null } & Record<string, unknown>>(soql);
           for (const row of result.records) {
             const key = row[customerKey];
@@ -249,8 +233,7 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
         } else if (linked[input.customerId]) {
           upserts.push({ key: input.customerId, record: fields(input) });
         } else {
-          // LastName is required on create: a contact without a Stripe last name gets the email's local part.
-          upserts.push({ key: input.customerId, record: { LastName: truncate(input.email.split('@')[0] || input.email, LAST_NAME_LENGTH), ...fields(input) } });
+          upserts.push({ key: input.customerId, record: { LastName: lastNameFromEmail(input.email), ...fields(input) } });
         }
       }
       const out = await write('Contact', customerKey, upserts, bulk);
@@ -330,12 +313,12 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
           ...deps.stripeFields(input.fields),
           // The Stripe id stamped on the Account: later upserts by it (a rerun, the customer's workflow) land here.
           [customerKey]: input.customerId,
-          ...(input.name ? { Name: truncate(input.name, NAME_LENGTH) } : {}),
-          ...(input.domain ? { Website: truncate(input.domain, NAME_LENGTH) } : {}),
+          ...(input.name ? { Name: truncate(input.name, LIMITS.accountName) } : {}),
+          ...(input.domain ? { Website: truncate(input.domain, LIMITS.website) } : {}),
         },
       }));
       const out: BatchWriteResult[] = [];
-      for (const chunk of chunks(rows, SALESFORCE_COLLECTION_LIMIT)) {
+      for (const chunk of chunks(rows, COLLECTION_LIMIT)) {
         const results: SaveResult[] = await deps.call('update matched Accounts (backfill)', () =>
           conn.sobject('Account').update(chunk.map((r) => r.record) as Array<{ Id: string }>, { allOrNone: false }));
         // A deleted or merged Account fails alone, with its reason.

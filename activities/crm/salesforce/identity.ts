@@ -2,6 +2,7 @@ import type { Connection } from 'jsforce';
 import type { CrmCandidate } from '../../../domain/identity.js';
 import { normalizeDomain } from '../../../domain/identity.js';
 import type { CrmAdapter } from '../types.js';
+import { soqlString } from './records.js';
 
 interface AccountRow {
   Id: string;
@@ -18,9 +19,8 @@ export function salesforceIdentityMethods(deps: {
   conn: Connection;
   customerKey: string;
   call: <T>(operation: string, fn: () => Promise<T>) => Promise<T>;
-  soqlString: (value: string) => string;
 }): Pick<CrmAdapter, 'findAccountCandidates' | 'claimAccount'> {
-  const { conn, customerKey, call, soqlString } = deps;
+  const { conn, customerKey, call } = deps;
   const select = `SELECT Id, Name, Website, ${customerKey} FROM Account`;
   const toCandidate = (row: AccountRow, emails: string[]): CrmCandidate => ({
     recordId: row.Id,

@@ -19,7 +19,9 @@ import type {
 } from '../types.js';
 import { CrmValidationError } from '../types.js';
 import { contactEmailWrite, dealStageWrites, dealStageWrittenBlind } from '../ownership.js';
+import { chunks, lastPerKey } from '../batching.js';
 import { salesforceBackfillWriter } from './backfill.js';
+import { COLLECTION_LIMIT, contactNames, lastNameFromEmail, LIMITS, newAccountNaming, soqlString, truncate, type SalesforceRecord } from './records.js';
 import { salesforceIdentityMethods } from './identity.js';
 import { createSalesforceConnection } from './connection.js';
 import { createSalesforceScanner } from './reconcile.js';
@@ -82,35 +84,13 @@ export class SalesforceConfigError extends Error {
 
 const DEFAULT_STAGES: Record<DealStage, string> = { open: 'Qualification', won: 'Closed Won', lost: 'Closed Lost' };
 /** sObject Collections take at most 200 records per call. */
-const COLLECTION_LIMIT = 200;
 /** Collections upsert arrived in 46.0; from then on an upsert that updates also answers with the record id. */
 const MIN_API_VERSION = 46;
-/** Standard field lengths (Account Name 255, Opportunity Name 120, Task Subject 255, Description 32,000). */
-const LIMITS = { accountName: 255, website: 255, firstName: 40, lastName: 80, opportunityName: 120, subject: 255, description: 32_000 };
 
-type SalesforceValue = string | number | boolean | null;
-type SalesforceRecord = Record<string, SalesforceValue>;
 
-function truncate(value: string, length: number): string {
-  return value.length > length ? value.slice(0, length) : value;
-}
 
-/** A SOQL string literal (backslash escapes, as the SOQL reference defines them). */
-function soqlString(value: string): string {
-  const escaped = value.replace(/[\\'"\n\r\t\f\b]/g, (ch) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t', '\f': '\\f', '\b': '\\b' })[ch] ?? `\\${ch}`);
-  return `'${escaped}'`;
-}
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
-/** The last input per key: the same external id twice in one collection call fails both records. */
-function lastPerKey<T>(items: readonly T[], key: (item: T) => string): T[] {
-  return [...new Map(items.map((item) => [key(item), item])).values()];
-}
 
 function stringOrNull(value: unknown): string | null {
   if (value === null || value === undefined) return null;
@@ -245,8 +225,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
         // No Account has this customer id yet: create it, now with the required Name. The second
         // upsert is by the same key, so a retry after a timeout still finds a single Account.
         if (!isRequiredFieldMissing(err, 'Name')) throw err;
-        const name = truncate(input.name?.trim() || input.domain || input.customerId, LIMITS.accountName);
-        return upsertByCustomer('Account', input.customerId, { ...fields, Name: name, ...(input.domain ? { Website: truncate(input.domain, LIMITS.website) } : {}) });
+        return upsertByCustomer('Account', input.customerId, { ...fields, ...newAccountNaming(input) });
       }
     });
   }
@@ -275,12 +254,10 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
     const record: SalesforceRecord = {
       ...stripeFields(input.fields),
       Email: input.email,
-      ...(input.firstName ? { FirstName: truncate(input.firstName, LIMITS.firstName) } : {}),
-      ...(input.lastName ? { LastName: truncate(input.lastName, LIMITS.lastName) } : {}),
+      ...contactNames(input),
       ...(input.accountId ? { AccountId: input.accountId } : {}),
     };
-    // LastName is required on create only: a contact without a Stripe last name gets the email's local part.
-    const withLastName: SalesforceRecord = { LastName: truncate(input.email.split('@')[0] || input.email, LIMITS.lastName), ...record };
+    const withLastName: SalesforceRecord = { LastName: lastNameFromEmail(input.email), ...record };
     return call('upsert Contact', async () => {
       const email = await contactEmailWrite(input, async (id) =>
         (await conn.query<{ Email: string | null }>(`SELECT Email FROM Contact WHERE Id = ${soqlString(id)} LIMIT 1`)).records[0]?.Email || null);
@@ -440,9 +417,9 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmA
       opportunity: subscriptionObject
         ? (deal, accountId) => subscriptionRecord(deal, { ...deal, accountId })
         : (deal, accountId) => opportunity(deal, accountId, dealStageWrittenBlind(deal, stages)),
-      stripeFields, task, call, collectionError, soqlString, delays,
+      stripeFields, task, call, collectionError, delays,
     }),
-    ...salesforceIdentityMethods({ conn, customerKey, call, soqlString }),
+    ...salesforceIdentityMethods({ conn, customerKey, call }),
   };
 }
 
