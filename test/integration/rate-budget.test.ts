@@ -53,4 +53,31 @@ describe('the shared rate budget', () => {
     expect(seconds).toBeGreaterThanOrEqual(0.45);
     expect(seconds).toBeLessThan(1);
   });
+
+  it('reserves the tokens of takes asked for together in one statement, paced as if each had asked alone', async () => {
+    let statements = 0;
+    const counting = workerA.db.withPlugin({
+      transformQuery: (args) => {
+        statements++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const budget = createRateBudget({ db: counting, ratePerSecond: 50 });
+    const name = `test/${randomBytes(4).toString('hex')}`;
+    const started = Date.now();
+    const granted = (await Promise.all(Array.from({ length: 5 }, async () => {
+      await budget.take(name);
+      return Date.now() - started;
+    }))).sort((a, b) => a - b);
+    expect(statements).toBe(1);
+    // Five at 50/s: the first at once, then one every 20 ms.
+    expect(granted[0]!).toBeLessThan(200);
+    expect(granted[4]!).toBeGreaterThanOrEqual(75);
+    expect(granted[4]! - granted[1]!).toBeGreaterThanOrEqual(55);
+    // A later take is a statement of its own and queues behind them.
+    await budget.take(name);
+    expect(statements).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+  });
 });
