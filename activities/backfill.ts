@@ -52,6 +52,7 @@ import {
 } from './crm/types.js';
 import { crmRateLimitRetry } from './crm.js';
 import { createBackfillIdentity, type AccountIdentity } from './backfill-identity.js';
+import { catalogProductNames } from './product-names.js';
 import { createRateBudget, type RateBudget } from './rate-budget.js';
 
 export interface BackfillActivityDeps {
@@ -235,16 +236,8 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
       else names[id] = known;
     }
     if (missing.length === 0) return names;
-    const rows = await deps.db.selectFrom('stripeProducts').select(['productId', 'name']).where('accountId', '=', accountId).where('productId', 'in', missing).execute();
-    const found = new Map(rows.map((r) => [r.productId, r.name]));
-    for (const id of missing.filter((p) => !found.has(p))) {
-      const product = await stripeRead(accountId, counter, () => deps.stripe.products.retrieve(id, {}, opts(accountId)));
-      found.set(id, product.name);
-      await deps.db.insertInto('stripeProducts')
-        .values({ accountId, productId: id, name: product.name, active: product.active, stateAt: new Date(product.updated * 1000) })
-        .onConflict((oc) => oc.columns(['accountId', 'productId']).doNothing()).execute();
-    }
-    for (const [id, name] of found) {
+    const found = await catalogProductNames(deps.db, accountId, missing, (id) => stripeRead(accountId, counter, () => deps.stripe.products.retrieve(id, {}, opts(accountId))));
+    for (const [id, name] of Object.entries(found)) {
       productCache.set(`${accountId}/${id}`, name);
       names[id] = name;
     }

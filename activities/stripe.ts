@@ -14,6 +14,7 @@ import {
   type StripeSubscriptionInput,
 } from '../domain/billing-snapshot.js';
 import type { FetchedCustomer } from '../domain/customer-sync-state.js';
+import { catalogProductNames } from './product-names.js';
 import { applyPayments, createPaymentAggregates, type PaymentAggregates } from '../domain/payment-aggregates.js';
 
 export interface StripeActivityDeps {
@@ -94,24 +95,13 @@ export function createStripeActivities(deps: StripeActivityDeps) {
 
     /** Product names for plan_name: the catalog table first (kept current by product.* events), then Stripe. */
     async lookupProductNames(input: { accountId: string; productIds: string[] }): Promise<Record<string, string>> {
-      const names: Record<string, string> = {};
-      if (input.productIds.length === 0) return names;
-      const rows = await deps.db.selectFrom('stripeProducts').select(['productId', 'name'])
-        .where('accountId', '=', input.accountId).where('productId', 'in', input.productIds).execute();
-      for (const row of rows) names[row.productId] = row.name;
-      for (const productId of input.productIds.filter((id) => !(id in names))) {
+      return catalogProductNames(deps.db, input.accountId, input.productIds, async (productId) => {
         try {
-          const product = await deps.stripe.products.retrieve(productId, {}, opts(input.accountId));
-          names[productId] = product.name;
-          await deps.db.insertInto('stripeProducts')
-            .values({ accountId: input.accountId, productId, name: product.name, active: product.active, stateAt: new Date(product.updated * 1000) })
-            .onConflict((oc) => oc.columns(['accountId', 'productId']).doNothing())
-            .execute();
+          return await deps.stripe.products.retrieve(productId, {}, opts(input.accountId));
         } catch (err) {
           return translate(err);
         }
-      }
-      return names;
+      });
     },
   };
 }
