@@ -504,11 +504,13 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
         attempts: sql<number>`backfill_records.attempts + 1`, updatedAt: now,
       }))).execute();
     if (input.retryOf) {
-      // The original run's log shows the retried records' new outcome.
-      for (const r of distinct) {
-        await trx.updateTable('backfillRecords').set({ outcome: r.outcome, reason: r.reason, crmRecordId: r.crmRecordId, attempts: sql<number>`attempts + 1`, updatedAt: now })
-          .where('runId', '=', input.retryOf).where('objectType', '=', r.objectType).where('stripeId', '=', r.stripeId).execute();
-      }
+      // The original run's log shows the retried records' new outcome (one statement for the page).
+      await sql`
+        update backfill_records as b set outcome = v.outcome, reason = v.reason, crm_record_id = v.crm_record_id,
+          attempts = b.attempts + 1, updated_at = ${now}
+        from unnest(${distinct.map((r) => r.objectType)}::text[], ${distinct.map((r) => r.stripeId)}::text[], ${distinct.map((r) => r.outcome)}::text[],
+                    ${distinct.map((r) => r.reason)}::text[], ${distinct.map((r) => r.crmRecordId)}::text[]) as v(object_type, stripe_id, outcome, reason, crm_record_id)
+        where b.run_id = ${input.retryOf} and b.object_type = v.object_type and b.stripe_id = v.stripe_id`.execute(trx);
     }
   }
 
@@ -823,7 +825,7 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
                 : [];
               const existingDeals = new Set(linkedDeals.length > 0 ? Object.keys(await crmCall(() => w.findDeals(linkedDeals))) : []);
               // Contacts the CRM already had (the run's identity index, B2B; empty without one): the writer can skip a create bound to fail.
-              const existingEmails = input.kind === 'contacts' && deps.settings.mode === 'b2b'
+              const existingEmails = input.kind === 'contacts' && deps.settings.mode === 'b2b' && w.usesExistingEmails
                 ? await identity.existingEmails(input.runId, toWrite.flatMap((r) => (r.t === 'customer' && r.contact ? [r.contact.email] : [])))
                 : new Set<string>();
               results = await crmCall(() => crmWrite(input.kind, toWrite, targets, accountIds, identities, { deals: existingDeals, emails: existingEmails }, input.bulk ? {

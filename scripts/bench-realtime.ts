@@ -207,6 +207,7 @@ try {
     return { latencies: [...sent].map(([id, at]) => written.get(id)! - at).sort((a, b) => a - b), cpu: cpuPer(before, processCpu(), total) };
   });
   log(`pattern floor (no-op workflow, same Temporal steps, ${rate}/s over ${customers} workflows): signal → activity p50 ${ms(percentile(pattern.latencies, 50))} p95 ${ms(percentile(pattern.latencies, 95))} p99 ${ms(percentile(pattern.latencies, 99))}; cpu per event ${pattern.cpu.text} → ${cpus().length} cores carry ≈ ${((cpus().length * 1000) / pattern.cpu.totalMs).toFixed(0)} events/s`);
+  log(`sync path vs pattern floor: ${(perEvent.totalMs / pattern.cpu.totalMs).toFixed(2)} × its CPU per event; capacity ${(pattern.cpu.totalMs / perEvent.totalMs).toFixed(2)} × the pattern floor's`);
   log('targets: freshness p95 ≤ 1000 ms, p99 ≤ 2000 ms; ingest ≥ 0.8 × floor; ≤ 0.2 Stripe reads/event; ≤ 12 history events/event');
 } finally {
   await stack.close();

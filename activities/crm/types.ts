@@ -203,6 +203,8 @@ export interface CrmBackfillWriter {
   readonly separateTaskObjects: boolean;
   /** Bulk API 2.0 jobs for large runs (Salesforce). */
   readonly supportsBulk: boolean;
+  /** Reads `hints.existingEmails` (HubSpot: a contacts batch holding a known email skips a create bound to fail); Salesforce looks contacts up itself. */
+  readonly usesExistingEmails: boolean;
   /** Companies / Accounts by `stripe_customer_id`; keys are customer ids. */
   upsertAccounts(inputs: AccountInput[], bulk?: BulkResume): Promise<BatchWriteResult[]>;
   /** Contacts as the real-time path keys them (HubSpot: email; Salesforce: the customer id, adopting an unlinked contact with the email); keys are customer ids. */

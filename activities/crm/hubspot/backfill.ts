@@ -224,6 +224,7 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
     batchLimit: HUBSPOT_BATCH_LIMIT,
     separateTaskObjects: true,
     supportsBulk: false,
+    usesExistingEmails: true,
 
     async upsertAccounts(inputs: AccountInput[]): Promise<BatchWriteResult[]> {
       // Two inputs for one unique value would make HubSpot refuse the whole batch.

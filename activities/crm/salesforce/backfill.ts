@@ -185,6 +185,7 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
     batchLimit: COLLECTION_LIMIT,
     separateTaskObjects: false,
     supportsBulk: true,
+    usesExistingEmails: false,
 
     async upsertAccounts(inputs: AccountInput[], bulk?: BulkResume): Promise<BatchWriteResult[]> {
       const distinct = lastPerKey(inputs, (i) => i.customerId);
