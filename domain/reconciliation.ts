@@ -12,24 +12,23 @@ import { toIsoDate } from './time.js';
  */
 
 /**
+ * The fields a customer and its subscriptions determine without the payment history: what a run
+ * started before the payments stream existed (continued across a deploy) can still compare.
+ */
+export const SNAPSHOT_FIELDS = [
+  'subscription_status', 'mrr', 'currency', 'plan_name', 'billing_interval', 'next_renewal_date', 'trial_end_date',
+  'payment_method_status', 'delinquent', 'discount', 'cancel_at_period_end', 'customer_deleted',
+] as const satisfies readonly CrmFieldName[];
+
+/**
  * Fields one fresh read of a customer determines exactly: the customer, its subscriptions (any
  * status) and its payment history (charges and refunds). A full run compares all of them for every
  * linked customer, from the account-wide lists it streams; anything that differs is read again on
  * its own before it counts.
  */
 export const STATE_FIELDS = [
-  'subscription_status', 'mrr', 'currency', 'plan_name', 'billing_interval', 'next_renewal_date', 'trial_end_date',
-  'payment_method_status', 'delinquent', 'discount', 'cancel_at_period_end', 'customer_deleted',
+  ...SNAPSHOT_FIELDS,
   'ltv', 'last_payment_date', 'last_payment_amount', 'failed_payment_count', 'last_payment_failure', 'days_to_first_payment',
-] as const satisfies readonly CrmFieldName[];
-
-/**
- * The subset a customer and its subscriptions determine without the payment history: what a run
- * started before the payments stream existed (continued across a deploy) can still compare.
- */
-export const SNAPSHOT_FIELDS = [
-  'subscription_status', 'mrr', 'currency', 'plan_name', 'billing_interval', 'next_renewal_date', 'trial_end_date',
-  'payment_method_status', 'delinquent', 'discount', 'cancel_at_period_end', 'customer_deleted',
 ] as const satisfies readonly CrmFieldName[];
 
 /**
