@@ -16,16 +16,13 @@ import {
   type IdentityIndexContact,
   type IdentityIndexPage,
 } from '../types.js';
-import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
+import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError } from './errors.js';
+import { associateDefaults, batchUpsert, resultFor, type BatchWriteResponse, type HubSpotAssociationApi } from './batch.js';
 import { contactProperties, fieldProperties } from './values.js';
 
 /** HubSpot's cap on inputs per batch request. */
 export const HUBSPOT_BATCH_LIMIT = 100;
 
-interface BatchWriteResponse {
-  results: Array<{ id: string; _new?: boolean; objectWriteTraceId?: string; properties: Record<string, string | null> }>;
-  errors?: BatchErrorLike[];
-}
 interface CreateInput<C extends string> {
   properties: Record<string, string>;
   associations: Array<{ to: { id: string }; types: Array<{ associationCategory: C; associationTypeId: number }> }>;
@@ -54,9 +51,6 @@ export interface HubSpotListApi {
     results: Array<{ id: string; properties: Record<string, string | null>; associations?: Record<string, { results: Array<{ id: string }> }> }>;
     paging?: { next?: { after: string } };
   }>;
-}
-export interface HubSpotAssociationApi {
-  createDefault(from: string, to: string, input: { inputs: Array<{ _from: { id: string }; to: { id: string } }> }): Promise<{ errors?: BatchErrorLike[] }>;
 }
 
 export interface HubSpotBackfillDeps {
@@ -101,11 +95,6 @@ interface Row {
   targets: Array<{ type: Target; id: string }>;
 }
 
-/** The result for `key` in a batch answer: by objectWriteTraceId, the one link HubSpot echoes for every input. */
-function resultFor(response: BatchWriteResponse, key: string, index: number, size: number): BatchWriteResponse['results'][number] | undefined {
-  return response.results.find((r) => r.objectWriteTraceId === key) ?? (response.results.length === size ? response.results[index] : undefined);
-}
-
 /**
  * HubSpot refuses a whole batch for one invalid input. Halving isolates the refused records, so each
  * gets its reason in the migration log and the others are written; it costs extra requests only when
@@ -133,24 +122,11 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
   const { customerIdProperty, names } = deps;
 
   async function upsert(api: HubSpotBatchApi, what: string, idProperty: string, rows: readonly Row[]): Promise<BatchWriteResult[]> {
-    const response = await hubspotCall(() =>
-      api.upsert({ inputs: rows.map((r) => ({ idProperty, id: r.key, objectWriteTraceId: r.key, properties: r.properties })) }),
-    );
-    throwOnBatchErrors(`upserting ${what}`, response.errors);
-    return rows.map((row, i): BatchWriteResult => {
-      const result = resultFor(response, row.key, i, rows.length);
-      if (!result) throw new HubSpotRequestError(`HubSpot answered an upsert of ${what} without a result for ${row.key}`, 200, null, null);
-      return { key: row.key, ok: true, id: result.id, created: result._new === true };
-    });
+    return (await batchUpsert(api, what, idProperty, rows)).map((r): BatchWriteResult => ({ ...r, ok: true }));
   }
 
   async function associate(from: string, pairs: ReadonlyArray<{ from: string; to: string; type: Target }>): Promise<void> {
-    for (const to of ['companies', 'contacts'] as const) {
-      const inputs = pairs.filter((p) => p.type === to).map((p) => ({ _from: { id: p.from }, to: { id: p.to } }));
-      if (inputs.length === 0) continue;
-      const response = await hubspotCall(() => deps.associations.createDefault(from, to, { inputs }));
-      throwOnBatchErrors(`associating ${from} with ${to}`, response.errors);
-    }
+    for (const to of ['companies', 'contacts'] as const) await associateDefaults(deps.associations, from, to, pairs.filter((p) => p.type === to));
   }
 
   function createInput(type: 'contacts' | 'deals' | 'notes' | 'tasks', row: Row): CreateInput<string> {

@@ -20,8 +20,9 @@ import type {
 } from '../types.js';
 import { hubspotBackfillWriter, type HubSpotCreateApi } from './backfill.js';
 import { hubspotIdentityMethods } from './identity.js';
-import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError, type BatchErrorLike } from './errors.js';
+import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError } from './errors.js';
 import { chunks } from '../batching.js';
+import { associateDefaults, batchUpsert, type BatchWriteResponse, type UpsertApi } from './batch.js';
 import { createHubSpotClient } from './client.js';
 import { provisionObject, specFromDefinition, type PropertySpec } from './provision.js';
 import { createHubSpotScanner } from './reconcile.js';
@@ -82,13 +83,6 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
  * The slices of the generated batch APIs used here. The client generates one copy of every model per
  * object type (companies, contacts, deals, ...), so these name only the shapes they share.
  */
-interface BatchWriteResponse {
-  results: Array<{ id: string; _new?: boolean; objectWriteTraceId?: string; properties: Record<string, string | null> }>;
-  errors?: BatchErrorLike[];
-}
-interface UpsertApi {
-  upsert(input: { inputs: Array<{ idProperty: string; id: string; objectWriteTraceId: string; properties: Record<string, string> }> }): Promise<BatchWriteResponse>;
-}
 /** Generic in the association category: each generated module has its own enum of the same strings. */
 interface ActivityInput<C extends string> {
   properties: Record<string, string>;
@@ -170,33 +164,13 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
   /** Upserts rows by `idProperty`, one request per 100; results come back in row order. */
   async function upsert(api: UpsertApi, what: string, idProperty: string, rows: readonly Keyed[]): Promise<Upserted[]> {
     const out: Upserted[] = [];
-    for (const chunk of chunks(rows, BATCH_LIMIT)) {
-      const response = await hubspotCall(() =>
-        api.upsert({ inputs: chunk.map((row) => ({ idProperty, id: row.key, objectWriteTraceId: row.key, properties: row.properties })) }),
-      );
-      throwOnBatchErrors(`upserting ${what}`, response.errors);
-      chunk.forEach((row, i) => {
-        // HubSpot echoes objectWriteTraceId; results carry no other reliable link to their input, as the
-        // id property is not echoed for records that already existed.
-        const result =
-          response.results.find((r) => r.objectWriteTraceId === row.key) ??
-          (response.results.length === chunk.length ? response.results[i] : undefined);
-        if (!result) throw new HubSpotRequestError(`HubSpot answered an upsert of ${what} without a result for ${row.key}`, 200, null, null);
-        out.push({ id: result.id, created: result._new === true });
-      });
-    }
+    for (const chunk of chunks(rows, BATCH_LIMIT)) out.push(...(await batchUpsert(api, what, idProperty, chunk)));
     return out;
   }
 
-  /** Default (unlabelled) associations; HubSpot makes the first company of a contact or deal its primary. */
+  /** Default (unlabelled) associations, one request per 100. */
   async function associateDefault(from: string, to: TargetType, pairs: ReadonlyArray<{ from: string; to: string }>): Promise<void> {
-    for (const chunk of chunks(pairs, BATCH_LIMIT)) {
-      const response = await hubspotCall(() =>
-        // The client's model names `from` `_from` (a reserved word in Python, its generator's template) and serializes it back.
-        apis.associations.createDefault(from, to, { inputs: chunk.map((p) => ({ _from: { id: p.from }, to: { id: p.to } })) }),
-      );
-      throwOnBatchErrors(`associating ${from} with ${to}`, response.errors);
-    }
+    for (const chunk of chunks(pairs, BATCH_LIMIT)) await associateDefaults(apis.associations, from, to, chunk);
   }
 
   /** The contact's email, or null when it has none or no longer exists. */
