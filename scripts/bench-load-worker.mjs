@@ -16,7 +16,7 @@ const signed = Array.from({ length: Math.ceil(seconds * maxRate) }, (_, i) => {
   return { payload, signature: `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${payload}`).digest('hex')}` };
 });
 // Node's http module on keep-alive connections: `fetch` would cost the shared cores several times more per request.
-const agent = new http.Agent({ keepAlive: true });
+const agent = new http.Agent({ keepAlive: true, timeout: 30_000 });
 function post(payload, signature) {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'stripe-signature': signature } }, (res) => {

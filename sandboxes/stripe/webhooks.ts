@@ -305,7 +305,9 @@ export class WebhookDispatcher {
 
 // Deliveries go through Node's http module on keep-alive connections, as a sender of many webhooks
 // would: `fetch` costs several times the CPU per request, which the sandbox shares with the service.
-const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+// The idle timeout makes Node honour the receiver's Keep-Alive hint (see activities/crm/hubspot/client.ts).
+const agentOptions = { keepAlive: true, timeout: 30_000 };
+const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
 
 /** POSTs `body` and resolves with the response status once the response has been read. */
 function post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<number> {

@@ -20,6 +20,10 @@ export interface HubSpotClientOptions {
  */
 export function createHubSpotClient(options: HubSpotClientOptions): Client {
   const basePath = (options.baseUrl ?? 'https://api.hubapi.com').replace(/\/+$/, '');
-  const httpAgent = basePath.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  // An idle-socket timeout makes Node honour the server's `Keep-Alive: timeout=N` hint and drop an idle
+  // connection a second before the server would; without one a request can go out on a socket the server
+  // is closing (ECONNRESET, a failed attempt).
+  const agentOptions = { keepAlive: true, timeout: 30_000 };
+  const httpAgent = basePath.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   return new Client({ accessToken: options.accessToken, numberOfApiCallRetries: 0, basePath, httpAgent, ...gateMiddleware(options.requestGate) });
 }
