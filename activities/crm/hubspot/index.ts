@@ -164,7 +164,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
   /** Upserts rows by `idProperty`, one request per 100; results come back in row order. */
   async function upsert(api: UpsertApi, what: string, idProperty: string, rows: readonly Keyed[]): Promise<Upserted[]> {
     const out: Upserted[] = [];
-    for (const chunk of chunks(rows, BATCH_LIMIT)) out.push(...(await batchUpsert(api, what, idProperty, chunk)));
+    for (const chunk of chunks(rows, BATCH_LIMIT)) out.push(...(await batchUpsert(api, what, idProperty, chunk)).map(({ id, created }) => ({ id, created })));
     return out;
   }
 
