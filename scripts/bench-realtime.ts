@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { bundleWorkflowCode, NativeConnection, Worker as TemporalWorker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import Stripe from 'stripe';
 import { loadConfig } from '../config/index.js';
+import { customerWorkflowId } from '../domain/workflow-ids.js';
 import { parseArgs, parseDynamicConfig, percentile, saturate, startBenchInfrastructure } from './bench-support.js';
 import { stripeClientFor } from '../sandboxes/stripe/index.js';
 import type { Delivery, SeedResult } from '../sandboxes/stripe/index.js';
@@ -129,6 +130,8 @@ try {
   const secret = stack.appDeps.stripe.secrets[0]!.secret;
   // Workers paused for both measurements: they compare what the API adds to a signal-with-start,
   // under the same server load, not the processing behind it.
+  // The workflow tasks that take the last round results in finish first (stopping under them makes the server log them cancelled).
+  await untilNoWorkflowTaskPending(subs.map((sub) => customerWorkflowId(stack.accountId, sub.customer as string)));
   await stack.stopWorkers();
   const floorQueue = `bench-floor-${randomBytes(3).toString('hex')}`;
   const floorIds = subs.length;
