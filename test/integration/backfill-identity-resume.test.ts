@@ -57,7 +57,22 @@ function listTraffic() {
   return { served, after, onResponse };
 }
 
-function harness(get: () => TestStack) {
+/**
+ * A HubSpot stack for one describe block, opened by `open` with `traffic` counting its list requests,
+ * the sales team's HubSpot client, and the backfill API calls the tests make.
+ */
+function indexStack(open: (sandboxOptions: { hubspot: { onResponse: (r: ResponseRecord) => void } }) => Promise<TestStack>) {
+  const traffic = listTraffic();
+  let stack: TestStack | undefined;
+  let hubspot: HubSpotClient | undefined;
+  beforeAll(async () => {
+    stack = await open({ hubspot: { onResponse: traffic.onResponse } });
+    hubspot = hubspotClientFor(stack.sandboxes.hubspot.url, 'sales-team');
+  }, 150_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+  const get = () => stack!;
   const api = async <T>(method: string, route: string, body?: unknown): Promise<{ status: number; json: T }> => {
     const res = await fetch(`${get().api.url}${route}`, { method, headers: { 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     return { status: res.status, json: (await res.json()) as T };
@@ -72,7 +87,7 @@ function harness(get: () => TestStack) {
     expect(['completed', 'canceled', 'failed']).toContain(json.status);
     return json;
   }, 120_000, 250);
-  return { api, start, finished };
+  return { traffic, api, start, finished, stack: get, hubspot: () => hubspot! };
 }
 
 interface Population {
@@ -122,7 +137,7 @@ async function seedPopulation(stack: TestStack, hubspot: HubSpotClient, companie
 }
 
 /** Both customers are linked to the records on the last pages, by the method that found them. */
-async function expectMatched(stack: TestStack, api: ReturnType<typeof harness>['api'], runId: string, pop: Population): Promise<void> {
+async function expectMatched(stack: TestStack, api: ReturnType<typeof indexStack>['api'], runId: string, pop: Population): Promise<void> {
   const { json: log } = await api<{ data: LogRow[] }>('GET', `/backfills/${runId}/records?limit=1000`);
   const of = (id: string) => log.data.find((r) => r.objectType === 'customer' && r.stripeId === id);
   expect(of(pop.a.id)).toMatchObject({ outcome: 'matched', crmRecordId: pop.companyIds[pop.a.at], reason: 'linked to the existing record by domain-name' });
@@ -137,24 +152,11 @@ async function expectMatched(stack: TestStack, api: ReturnType<typeof harness>['
 describe('backfill identity index: a retried attempt resumes from its heartbeated cursor', () => {
   const COMPANIES = 450;
   const CONTACTS = 250;
-  let stack: TestStack;
-  let hubspot: HubSpotClient;
-  const traffic = listTraffic();
-  const { api, start, finished } = harness(() => stack);
-
-  beforeAll(async () => {
-    stack = await startTestStack({
-      provider: 'hubspot',
-      env: ENV,
-      sandboxOptions: { hubspot: { onResponse: traffic.onResponse } },
-    });
-    hubspot = hubspotClientFor(stack.sandboxes.hubspot.url, 'sales-team');
-  }, 150_000);
-  afterAll(async () => {
-    await stack?.close();
-  });
+  const at = indexStack((sandboxOptions) => startTestStack({ provider: 'hubspot', env: ENV, sandboxOptions }));
+  const { traffic, api, start, finished } = at;
 
   it('a list request failing after some pages costs that request again, not the pages before it; every record is indexed once', async () => {
+    const [stack, hubspot] = [at.stack(), at.hubspot()];
     const pop = await seedPopulation(stack, hubspot, COMPANIES, CONTACTS);
     expect(traffic.served).toEqual({ companies: {}, contacts: {} });
     // The third companies request and the second contacts request answer 503 once: each index activity
@@ -186,27 +188,22 @@ describe('backfill identity index: a worker restart mid-index and continue-as-ne
   const CONTACTS = 250;
   /** Each list page takes this long, so the index is still reading when the workers restart. */
   const PAGE_LATENCY_MS = 600;
-  let server: Awaited<ReturnType<typeof startDevServerWithDynamicConfig>>;
-  let stack: TestStack;
-  let hubspot: HubSpotClient;
-  const traffic = listTraffic();
-  const { api, start, finished } = harness(() => stack);
-
-  beforeAll(async () => {
-    server = await startDevServerWithDynamicConfig({ 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT });
-    stack = await startLocalStack({
-      temporalAddress: server.address, databaseUrl: inject('databaseUrl'), workflowBundle: await workflowBundle(), provider: 'hubspot',
-      env: ENV,
-      sandboxOptions: { hubspot: { onResponse: traffic.onResponse } },
+  const at = indexStack(async (sandboxOptions) => {
+    const server = await startDevServerWithDynamicConfig({ 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT });
+    const stack = await startLocalStack({
+      temporalAddress: server.address, databaseUrl: inject('databaseUrl'), workflowBundle: await workflowBundle(), provider: 'hubspot', env: ENV, sandboxOptions,
+    }).catch(async (err: unknown) => {
+      await server.stop();
+      throw err;
     });
-    hubspot = hubspotClientFor(stack.sandboxes.hubspot.url, 'sales-team');
-  }, 150_000);
-  afterAll(async () => {
-    await stack?.close();
-    await server?.stop();
+    const closeStack = stack.close.bind(stack);
+    // The server is this block's own: it stops with the stack.
+    return Object.assign(stack, { close: async () => { await closeStack(); await server.stop(); } });
   });
+  const { traffic, api, start, finished } = at;
 
   it('the slice ends at the restart, the next run reads on from the carried cursor, and every page is read once', async () => {
+    const [stack, hubspot] = [at.stack(), at.hubspot()];
     const pop = await seedPopulation(stack, hubspot, COMPANIES, CONTACTS);
     for (const listed of Object.keys(LIST) as Listed[]) {
       stack.sandboxes.hubspot.sandbox.injector.add({ method: 'GET', path: `^${LIST[listed]}/?$`, latencyMs: PAGE_LATENCY_MS });
