@@ -165,8 +165,8 @@ export function createBackfillIdentity(deps: { db: Kysely<Database>; provider: C
           ctx.heartbeat({ next: cursor, rows, requests, done: cursor === null });
           // A worker shutting down (a deploy) cancels its activities when its grace time is up: the slice ends
           // at the page in hand and returns its cursor, rather than holding the shutdown up for the rest of the
-          // minute or being killed mid-slice (a retry resumes from the last heartbeat sent, and the SDK sends
-          // them at most once a minute with this heartbeat timeout).
+          // minute or being killed mid-slice (a retry resumes from the last heartbeat sent; the workers send them
+          // within 5 s, see maxHeartbeatThrottleInterval in workers/create-workers.ts).
         } while (cursor !== null && Date.now() - startedAt < INDEX_SLICE_MS && ctx.cancellationDetails?.workerShutdown !== true);
         return { next: cursor, rows, requests };
       },

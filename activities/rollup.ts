@@ -25,7 +25,7 @@ function otherLinks(db: Kysely<Database> | Transaction<Database>, provider: stri
 }
 
 /** The other customers linked to a record whose fields are known: the members a roll-up combines. */
-export async function otherRollupMembers(db: Kysely<Database> | Transaction<Database>, provider: string, recordId: string, except: CustomerKey): Promise<RollupMember[]> {
+async function otherRollupMembers(db: Kysely<Database> | Transaction<Database>, provider: string, recordId: string, except: CustomerKey): Promise<RollupMember[]> {
   const rows = await otherLinks(db, provider, recordId, except).select(['accountId', 'customerId', 'accountFields']).where('accountFields', 'is not', null).execute();
   return rows.map((r) => ({ customerId: `${r.accountId}/${r.customerId}`, fields: r.accountFields as unknown as CrmFieldValues }));
 }
@@ -53,15 +53,20 @@ export function createRollups(deps: { db: Kysely<Database>; provider: string }) 
   /** Bounds the rewrites of one write when members keep recording (each round sees a newer state). */
   const MAX_ROLLUP_WRITES = 5;
 
-  /** Writes what `seen` combines, then again while another member recorded newer fields during the write. */
+  /**
+   * Writes what `seen` combines, then again while the members changed during the write (one recorded newer
+   * fields, joined, or left: a member gone meanwhile must not stay in the record's sums). Still changing
+   * after MAX_ROLLUP_WRITES writes, it fails, and the activity's retry writes again later.
+   */
   async function writeUntilSettled(recordId: string, except: CustomerKey, seen: RollupMember[], write: (seen: RollupMember[]) => Promise<void>): Promise<void> {
     const key = (ms: RollupMember[]) => JSON.stringify([...ms].sort((a, b) => a.customerId.localeCompare(b.customerId)));
     for (let round = 0; round < MAX_ROLLUP_WRITES; round++) {
       await write(seen);
       const now = await members(deps.db, recordId, except);
-      if (now.length === 0 || key(now) === key(seen)) return;
+      if (key(now) === key(seen)) return;
       seen = now;
     }
+    throw new Error(`roll-up record ${recordId}: its members kept changing over ${MAX_ROLLUP_WRITES} writes`);
   }
 
   return {
@@ -102,7 +107,8 @@ export function createRollups(deps: { db: Kysely<Database>; provider: string }) 
     async rewrite(recordId: string, leaving: CustomerKey, write: (fields: CrmFields) => Promise<void>): Promise<boolean> {
       const others = await members(deps.db, recordId, leaving);
       if (others.length === 0) return false;
-      await writeUntilSettled(recordId, leaving, others, (seen) => write(combined(null, seen)));
+      // Nothing to write once no member with known fields remains.
+      await writeUntilSettled(recordId, leaving, others, async (seen) => (seen.length > 0 ? write(combined(null, seen)) : undefined));
       return true;
     },
   };

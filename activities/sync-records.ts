@@ -89,7 +89,9 @@ export function createSyncRecordActivities(deps: { db: Kysely<Database>; provide
 /**
  * Records the round and returns the catalog's current names of the customer's products. A rename
  * that lands before this customer's products are recorded misses the catalog fan-out; reading the
- * names back in the statement that records the products closes that gap.
+ * names back in the statement that records the products narrows that gap to a rename committed while
+ * this statement runs (it reads the snapshot it started with), which the next round or the
+ * reconciliation's plan_name comparison repairs.
  *
  * One statement (data-modifying CTEs), not a transaction of six: it runs once per Stripe event, and
  * each round trip to PostgreSQL costs both sides a wake-up. The link's upsert takes the row lock a

@@ -22,11 +22,15 @@ function post(payload, signature) {
     const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'stripe-signature': signature } }, (res) => {
       res.resume();
       res.once('end', () => resolve(res.statusCode ?? 0));
+      res.once('error', reject);
     });
     req.once('error', reject);
     req.end(payload);
   });
 }
+// Signed: tell the benchmark, and start the clock when it says go (signing is not the API's cost).
+parentPort.postMessage('ready');
+await new Promise((resolve) => parentPort.once('message', resolve));
 const deadline = Date.now() + seconds * 1000;
 let accepted = 0;
 let rejected = 0;

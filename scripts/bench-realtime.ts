@@ -9,10 +9,10 @@ import { bundleWorkflowCode, NativeConnection, Worker as TemporalWorker, type Wo
 import Stripe from 'stripe';
 import { loadConfig } from '../config/index.js';
 import { customerWorkflowId } from '../domain/workflow-ids.js';
-import { parseArgs, parseDynamicConfig, percentile, saturate, startBenchInfrastructure } from './bench-support.js';
+import { parseArgs, parseDynamicConfig, percentile, saturate, startBenchInfrastructure, until } from './bench-support.js';
 import { stripeClientFor } from '../sandboxes/stripe/index.js';
 import type { Delivery, SeedResult } from '../sandboxes/stripe/index.js';
-import { startLocalStackWithExternalSandboxes } from './local-stack.js';
+import { quiet, startLocalStackWithExternalSandboxes } from './local-stack.js';
 import type { BenchActivities, benchFloorWorkflow } from './bench-workflows.js';
 
 /**
@@ -153,14 +153,18 @@ try {
     profiler.connect();
     await new Promise<void>((resolve, reject) => profiler.post('Profiler.enable', () => profiler.post('Profiler.start', (err) => (err ? reject(err) : resolve()))));
   }
-  const ingestCpu = processCpu();
   const load = new Worker(new URL('./bench-load-worker.mjs', import.meta.url), {
     workerData: { url: `${stack.api.url}/webhooks/stripe`, secret, customers: customerList, seconds: Number(args['burst-seconds']), concurrency, apiVersion: Stripe.API_VERSION, maxRate: Math.ceil(floorRate * 2) },
   });
-  const { accepted, rejected, seconds: burstSeconds } = await new Promise<{ accepted: number; rejected: number; seconds: number }>((resolve, reject) => {
+  const fromLoad = <T>() => new Promise<T>((resolve, reject) => {
     load.once('message', resolve);
     load.once('error', reject);
   });
+  // The load generator signs its events first and says when it is ready: the CPU counted is the sending.
+  await fromLoad<'ready'>();
+  const ingestCpu = processCpu();
+  load.postMessage('go');
+  const { accepted, rejected, seconds: burstSeconds } = await fromLoad<{ accepted: number; rejected: number; seconds: number }>();
   if (profiler) {
     const profile = await new Promise<unknown>((resolve, reject) => profiler.post('Profiler.stop', (err, result) => (err ? reject(err) : resolve(result.profile))));
     writeFileSync(args['profile-ingest']!, JSON.stringify(profile));
@@ -221,22 +225,29 @@ try {
   await infra.close();
 }
 
+/** CPU seconds used so far, per process (this one under `service`, others by pid) with the part of the path it is. */
+type CpuReading = Map<string, { kind: string; seconds: number }>;
+
 /**
- * CPU seconds used so far by this process (API, workers, load generator), the Temporal server, the sandbox
- * process and PostgreSQL, read from /proc (Linux).
+ * CPU used so far by this process (API, workers, load generator), the Temporal server, the sandbox
+ * process and PostgreSQL's backends, read from /proc (Linux). Kept per process: backends come and go
+ * between two readings (the pool closes idle connections), and one that ended must not count as negative.
  */
-function processCpu(): Record<string, number> {
+function processCpu(): CpuReading {
   const ticks = 100;
-  const out: Record<string, number> = { service: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, temporal: 0, sandboxes: 0, postgres: 0 };
+  const own = process.cpuUsage();
+  const out: CpuReading = new Map([['service', { kind: 'service', seconds: (own.user + own.system) / 1e6 }]]);
+  const temporalPort = `--port\0${new URL(`http://${infra.temporal.address}`).port}`;
+  const database = new URL(infra.databaseUrl).pathname.slice(1);
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const kind = cmd.includes(`--port\0${new URL(`http://${infra.temporal.address}`).port}`) ? 'temporal'
+      const kind = cmd.includes(temporalPort) ? 'temporal'
         : cmd.includes('bench-sandboxes-process') ? 'sandboxes'
-          : cmd.startsWith('postgres:') && cmd.includes(new URL(infra.databaseUrl).pathname.slice(1)) ? 'postgres' : null;
+          : cmd.startsWith('postgres:') && cmd.includes(database) ? 'postgres' : null;
       if (!kind) continue;
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      out[kind]! += (Number(fields[11]) + Number(fields[12])) / ticks;
+      out.set(pid, { kind, seconds: (Number(fields[11]) + Number(fields[12])) / ticks });
     } catch {
       // the process ended between listing and reading
     }
@@ -254,10 +265,14 @@ interface DriverResult {
 /** Runs the paced Stripe changes in scripts/bench-driver-process.ts and returns what it did. */
 async function runDriver(input: { stripeUrl: string; rate: number; total: number; subscriptions: Array<{ id: string; customer: string; item: string }> }): Promise<DriverResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bench-driver-process.ts', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('exit', resolve);
+    child.once('error', reject);
+  });
   child.stdin.end(JSON.stringify(input));
   let out = '';
   for await (const chunk of child.stdout) out += String(chunk);
-  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+  const code = await exited;
   if (code !== 0) throw new Error(`the driver process exited with ${code}`);
   return JSON.parse(out) as DriverResult;
 }
@@ -267,7 +282,7 @@ async function runDriver(input: { stripeUrl: string; rate: number; total: number
  * its no-op activity there under the CRM queue's server-side rate limit, recording when each id was written).
  */
 async function withBenchWorker<T>(options: { taskQueue: string; activityQueue?: string; ratePerSecond?: number; written?: Map<string, number> }, fn: () => Promise<T>): Promise<T> {
-  benchBundle ??= bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./bench-workflows.ts', import.meta.url)), logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+  benchBundle ??= bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./bench-workflows.ts', import.meta.url)), logger: quiet });
   benchConnection ??= NativeConnection.connect({ address: infra.temporal.address });
   const connection = await benchConnection;
   const workers = [await TemporalWorker.create({ connection, taskQueue: options.taskQueue, workflowBundle: await benchBundle })];
@@ -294,35 +309,36 @@ async function withBenchWorker<T>(options: { taskQueue: string; activityQueue?: 
 async function untilNoWorkflowTaskPending(workflowIds: string[]): Promise<void> {
   let left = workflowIds;
   await until(async () => {
-    const pending = await Promise.all(left.map(async (id) => ((await stack.client.workflow.getHandle(id).describe()).raw.pendingWorkflowTask ? id : null)));
-    left = pending.filter((id): id is string => id !== null);
+    const pending: string[] = [];
+    // `concurrency` describes at a time: the server being asked is the one the floors are measured on.
+    for (let i = 0; i < left.length; i += concurrency) {
+      const answers = await Promise.all(left.slice(i, i + concurrency).map(async (id) => ((await stack.client.workflow.getHandle(id).describe()).raw.pendingWorkflowTask ? id : null)));
+      pending.push(...answers.filter((id): id is string => id !== null));
+    }
+    left = pending;
     return left.length === 0;
-  }, 120_000);
+  }, 120_000, () => `${left.length} workflows still have a workflow task pending`);
 }
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not done after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** CPU milliseconds per unit between two processCpu() readings, by process and in all. */
-function cpuPer(before: Record<string, number>, after: Record<string, number>, units: number): { text: string; totalMs: number } {
-  const per = Object.keys(after).map((k) => [k, ((after[k]! - (before[k] ?? 0)) * 1000) / Math.max(1, units)] as const);
+/**
+ * CPU milliseconds per unit between two processCpu() readings, by part and in all: each process's use
+ * since the first reading (or since it started); a process that ended in between is not counted.
+ */
+function cpuPer(before: CpuReading, after: CpuReading, units: number): { text: string; totalMs: number } {
+  const byKind: Record<string, number> = { service: 0, temporal: 0, sandboxes: 0, postgres: 0 };
+  for (const [key, { kind, seconds }] of after) byKind[kind] = (byKind[kind] ?? 0) + seconds - (before.get(key)?.seconds ?? 0);
+  const per = Object.entries(byKind).map(([k, v]) => [k, (v * 1000) / Math.max(1, units)] as const);
   const totalMs = per.reduce((a, [, v]) => a + v, 0);
   return { text: `${per.map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')} = ${totalMs.toFixed(1)} ms`, totalMs };
 }
 
 /** Waits until every routed event has been written to the CRM. */
 async function drain(s: typeof stack, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  let left = 0;
+  await until(async () => {
     const row = await s.database.db.selectFrom('stripeEvents').select((eb) => eb.fn.countAll<number>().as('n'))
       .where('disposition', '=', 'routed').where('processedAt', 'is', null).executeTakeFirstOrThrow();
-    if (Number(row.n) === 0) return;
-    if (Date.now() > deadline) throw new Error(`${row.n} events still unprocessed after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+    left = Number(row.n);
+    return left === 0;
+  }, timeoutMs, () => `${left} events still unprocessed after ${timeoutMs} ms`);
 }

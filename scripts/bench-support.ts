@@ -88,3 +88,12 @@ export async function saturate(concurrency: number, deadline: number, task: (i: 
   }));
   return done;
 }
+
+/** Polls `check` every 200 ms until it holds; past `timeoutMs`, fails with `describe()` (or a generic message). */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, describe?: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(describe?.() ?? `not done after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -53,7 +53,8 @@ export interface LocalStackOptions {
 }
 
 let sharedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) };
+/** A logger for bundling and workers that keeps warnings and errors only. */
+export const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) };
 
 /**
  * The whole real-time path on this machine, for end-to-end tests and benchmarks: the three

@@ -44,8 +44,12 @@ function stop(reason: string, code: number): Promise<void> {
     console.log(`\n${reason}: stopping…`);
     for (const { name, run } of cleanups.reverse()) {
       try {
-        // Each step is bounded, so one stuck dependency cannot keep the rest (and the dev server) running.
-        const timedOut = await Promise.race([run().then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), STEP_TIMEOUT_MS).unref())]);
+        // Each step is bounded, so one stuck dependency cannot keep the rest (and the dev server) running. The
+        // timer keeps the process alive: a step whose promise never settles (a worker whose server died under
+        // it) must not let the process end silently half-stopped, without the steps after it.
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([run().then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STEP_TIMEOUT_MS)))]);
+        clearTimeout(timer);
         if (timedOut) console.error(`stopping ${name} took over ${STEP_TIMEOUT_MS / 1000} s; going on`);
       } catch (err) {
         console.error(`stopping ${name} failed:`, err);
@@ -130,7 +134,9 @@ try {
       // Ctrl-C reaches the whole process group, so the dev server may already be gone and the workers'
       // last calls retry against nothing: wait for the grace period, not for ever.
       const graceMs = (config.worker.shutdownGraceSeconds + 5) * 1000;
-      await Promise.race([Promise.allSettled(running), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled(running), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
     },
   });
   // A worker that dies on its own (lost server, bad bundle) takes the stack down rather than idling silently.

@@ -8,6 +8,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -112,6 +113,12 @@ const local = proxyLocalActivities<Activities>({
   retry: { initialInterval: '500 ms', maximumInterval: '10 seconds' },
 });
 
+/**
+ * Review decisions reach the workflow from any source and a create/ignore decision releases a record
+ * linked meanwhile (an activity); histories from before it replay the old path.
+ */
+const REVIEW_DECISIONS_PATCH = 'review-decisions-release-record';
+
 /** Events that open a burst (a checkout, a renewal): wait briefly so the burst becomes one write. */
 const BURST_OPENERS = new Set(['customer.created', 'customer.subscription.created', 'checkout.session.completed', 'invoice.created']);
 
@@ -162,7 +169,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   setHandler(reviewResolvedSignal, (resolution) => {
     // Waiting on the matcher's review, any decision about this customer answers it.
     if (resolution.reviewId === identity.reviewId || syncState === 'awaiting-review') reviewResolution = resolution;
-    else if (resolution.source !== undefined) decided = resolution;
+    // Runs from before the patch acted only on reconciliation and backfill decisions (replayed as they ran).
+    else if (resolution.source === 'reconciliation' || resolution.source === 'backfill' || (resolution.source !== undefined && patched(REVIEW_DECISIONS_PATCH))) decided = resolution;
   });
   setHandler(resyncUpdate, async ({ full }) => {
     resyncRequested = full || resyncRequested === 'full' ? 'full' : 'quick';
@@ -420,11 +428,21 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       if (decision.source !== 'reconciliation') identity = { method: 'review', reviewId: decision.reviewId };
       return;
     }
-    // A record linked since the review was queued is released (its Stripe id cleared, audited), so neither a
-    // new record nor "leave unlinked" finds our id on it.
-    if (links.accountId) await applyRelink(null);
+    if (patched(REVIEW_DECISIONS_PATCH)) {
+      // A record linked since the review was queued is released (its Stripe id cleared, audited), so neither a
+      // new record nor "leave unlinked" finds our id on it.
+      if (links.accountId) await applyRelink(null);
+      identity = { method: decision.action === 'create' ? 'created' : 'unlinked', reviewId: decision.reviewId };
+      state = { ...state, dirty: true };
+      return;
+    }
+    // Runs from before the patch dropped the link without releasing the record, as they are replayed.
+    const from = links.accountId;
+    links = { ...links, accountId: null };
+    written = { fields: null, contactEmail: written.contactEmail, deals: written.deals };
     identity = { method: decision.action === 'create' ? 'created' : 'unlinked', reviewId: decision.reviewId };
     state = { ...state, dirty: true };
+    if (from) await local.recordLinkChange({ accountId, customerId, provider: settings.provider, fromRecordId: from, toRecordId: null, reason: 'unlink' });
   }
 
   /** A person's link, relink or unlink: release the old record, claim the new one, rewrite everything, audit it. */

@@ -259,6 +259,7 @@ export class WebhookDispatcher {
     const started = Date.now();
     let status: number | null = null;
     let error: string | null = null;
+    const signal = AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs), this.controller.signal]);
     try {
       status = await post(endpoint.url, {
         'Content-Type': 'application/json; charset=utf-8',
@@ -266,9 +267,11 @@ export class WebhookDispatcher {
         'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
         Accept: '*/*; q=0.5, application/xml',
         'Cache-Control': 'no-cache',
-      }, payload, AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs), this.controller.signal]));
+      }, payload, signal);
     } catch (e) {
-      error = e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e);
+      // An aborted delivery says why (the timeout, the sandbox stopping), not the abort it caused.
+      const cause = signal.aborted ? signal.reason : e;
+      error = cause instanceof Error ? (cause.cause instanceof Error ? `${cause.message}: ${cause.cause.message}` : cause.message) : String(cause);
     }
     d.attempts.push({ at: new Date(started).toISOString(), status, error, durationMs: Date.now() - started });
     if ((d.status as Delivery['status']) === 'canceled') return;

@@ -17,11 +17,10 @@ import {
   type IdentityIndexPage,
 } from '../types.js';
 import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError } from './errors.js';
-import { associateDefaults, batchUpsert, resultFor, type BatchWriteResponse, type HubSpotAssociationApi } from './batch.js';
+import { chunks } from '../batching.js';
+import { associateDefaults, batchUpsert, HUBSPOT_BATCH_LIMIT, resultFor, type BatchWriteResponse, type HubSpotAssociationApi } from './batch.js';
 import { contactProperties, fieldProperties } from './values.js';
 
-/** HubSpot's cap on inputs per batch request. */
-export const HUBSPOT_BATCH_LIMIT = 100;
 
 interface CreateInput<C extends string> {
   properties: Record<string, string>;
@@ -184,8 +183,7 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
   /** Present keys among `keys`, read by a unique property (one request per 100). */
   async function readByKey(api: HubSpotBatchApi, what: string, idProperty: string, keys: readonly string[], normalise: (k: string) => string = (k) => k): Promise<Record<string, string>> {
     const found: Record<string, string> = {};
-    for (let i = 0; i < keys.length; i += HUBSPOT_BATCH_LIMIT) {
-      const chunk = keys.slice(i, i + HUBSPOT_BATCH_LIMIT);
+    for (const chunk of chunks(keys, HUBSPOT_BATCH_LIMIT)) {
       const response = await hubspotCall(() => api.read({ idProperty, inputs: chunk.map((id) => ({ id })), properties: [idProperty], propertiesWithHistory: [] }));
       throwOnBatchErrors(`reading ${what}`, response.errors, (e) => e.category === 'OBJECT_NOT_FOUND');
       for (const r of response.results) {
@@ -212,8 +210,8 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
         return { key: input.customerId, properties, targets: [] };
       });
       const out: BatchWriteResult[] = [];
-      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
-        out.push(...(await isolating(rows.slice(i, i + HUBSPOT_BATCH_LIMIT), (chunk) => upsert(deps.companies, 'companies', customerIdProperty, chunk))));
+      for (const batch of chunks(rows, HUBSPOT_BATCH_LIMIT)) {
+        out.push(...(await isolating(batch, (chunk) => upsert(deps.companies, 'companies', customerIdProperty, chunk))));
       }
       return out;
     },
@@ -232,8 +230,7 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
         return { key: email, properties: { ...contactProperties(last, names, customerIdProperty, deps.mode), email }, targets };
       });
       const results: BatchWriteResult[] = [];
-      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
-        const chunk = rows.slice(i, i + HUBSPOT_BATCH_LIMIT);
+      for (const chunk of chunks(rows, HUBSPOT_BATCH_LIMIT)) {
         // HubSpot refuses a whole batch create over one existing email: a batch known to hold one goes
         // straight to upsert and associate (two requests, not a refused create and then those two).
         const holdsExisting = chunk.some((r) => hints?.existingEmails?.has(r.key));
@@ -257,8 +254,7 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
       });
       const out: BatchWriteResult[] = [];
       const objectType = deps.dealObjectType ?? 'deals';
-      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
-        const chunk = rows.slice(i, i + HUBSPOT_BATCH_LIMIT);
+      for (const chunk of chunks(rows, HUBSPOT_BATCH_LIMIT)) {
         out.push(...(objectType === 'deals' ? await createOrUpsert(deps.deals, 'deals', deps.subscriptionIdProperty, chunk) : await upsertAssociating(deps.deals, objectType, deps.subscriptionIdProperty, chunk)));
       }
       return out;
@@ -277,8 +273,7 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
             ...(a.contactId !== null ? [{ type: 'contacts' as const, id: a.contactId }] : []),
           ],
         }));
-        for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
-          const chunk = rows.slice(i, i + HUBSPOT_BATCH_LIMIT);
+        for (const chunk of chunks(rows, HUBSPOT_BATCH_LIMIT)) {
           const { created, refused } = await tryCreate(api, type, chunk);
           out.push(...created);
           if (refused.length === 0) continue;
@@ -349,8 +344,8 @@ export function hubspotBackfillWriter(deps: HubSpotBackfillDeps): CrmBackfillWri
         return { key: input.customerId, properties, targets: [] };
       });
       const out: BatchWriteResult[] = [];
-      for (let i = 0; i < rows.length; i += HUBSPOT_BATCH_LIMIT) {
-        out.push(...(await isolating(rows.slice(i, i + HUBSPOT_BATCH_LIMIT), async (chunk) => {
+      for (const batch of chunks(rows, HUBSPOT_BATCH_LIMIT)) {
+        out.push(...(await isolating(batch, async (chunk) => {
           const response = await hubspotCall(() => deps.companies.update({
             inputs: chunk.map((r) => ({ id: recordOf.get(r.key)!, objectWriteTraceId: r.key, properties: r.properties })),
           }));

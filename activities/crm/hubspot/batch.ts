@@ -4,6 +4,9 @@ import { hubspotCall, HubSpotRequestError, throwOnBatchErrors, type BatchErrorLi
  * The batch calls the real-time adapter and the backfill both make, one request each (callers split
  * their inputs at HubSpot's 100 per request).
  */
+/** HubSpot's cap on inputs per batch request (objects and properties; associations allow more). */
+export const HUBSPOT_BATCH_LIMIT = 100;
+
 export interface BatchWriteResponse {
   results: Array<{ id: string; _new?: boolean; objectWriteTraceId?: string; properties: Record<string, string | null> }>;
   errors?: BatchErrorLike[];

@@ -22,7 +22,7 @@ import { hubspotBackfillWriter, type HubSpotCreateApi } from './backfill.js';
 import { hubspotIdentityMethods } from './identity.js';
 import { hubspotCall, HubSpotRequestError, isApiException, throwOnBatchErrors, toCrmError } from './errors.js';
 import { chunks } from '../batching.js';
-import { associateDefaults, batchUpsert, type BatchWriteResponse, type UpsertApi } from './batch.js';
+import { associateDefaults, batchUpsert, HUBSPOT_BATCH_LIMIT, type BatchWriteResponse, type UpsertApi } from './batch.js';
 import { createHubSpotClient } from './client.js';
 import { provisionObject, specFromDefinition, type PropertySpec } from './provision.js';
 import { createHubSpotScanner } from './reconcile.js';
@@ -68,8 +68,6 @@ export interface HubSpotAdapterOptions {
   subscriptionObject?: string | undefined;
 }
 
-/** HubSpot's cap on inputs per batch request (associations allow more, objects and properties 100). */
-const BATCH_LIMIT = 100;
 
 
 /** Keeps the first item per key: two inputs for one unique value would make HubSpot refuse the whole batch. */
@@ -164,13 +162,13 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
   /** Upserts rows by `idProperty`, one request per 100; results come back in row order. */
   async function upsert(api: UpsertApi, what: string, idProperty: string, rows: readonly Keyed[]): Promise<Upserted[]> {
     const out: Upserted[] = [];
-    for (const chunk of chunks(rows, BATCH_LIMIT)) out.push(...(await batchUpsert(api, what, idProperty, chunk)).map(({ id, created }) => ({ id, created })));
+    for (const chunk of chunks(rows, HUBSPOT_BATCH_LIMIT)) out.push(...(await batchUpsert(api, what, idProperty, chunk)).map(({ id, created }) => ({ id, created })));
     return out;
   }
 
   /** Default (unlabelled) associations, one request per 100. */
   async function associateDefault(from: string, to: TargetType, pairs: ReadonlyArray<{ from: string; to: string }>): Promise<void> {
-    for (const chunk of chunks(pairs, BATCH_LIMIT)) await associateDefaults(apis.associations, from, to, chunk);
+    for (const chunk of chunks(pairs, HUBSPOT_BATCH_LIMIT)) await associateDefaults(apis.associations, from, to, chunk);
   }
 
   /** The contact's email, or null when it has none or no longer exists. */
@@ -260,7 +258,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmAdapter
       types: [{ associationCategory, associationTypeId: ACTIVITY_ASSOCIATIONS[type][t.type] }],
     }));
     const input = (entry: TimelineEntry): ActivityInput<C> => ({ properties: activityProperties(type, entry), associations, objectWriteTraceId: entry.key });
-    for (const chunk of chunks(entries, BATCH_LIMIT)) {
+    for (const chunk of chunks(entries, HUBSPOT_BATCH_LIMIT)) {
       try {
         const response = await api.create({ inputs: chunk.map(input) });
         if ((response.errors ?? []).length === 0) continue;

@@ -179,8 +179,6 @@ export function salesforceBackfillWriter(deps: SalesforceBackfillDeps): CrmBackf
   const write = (object: string, keyField: string, rows: readonly KeyedRecord[], bulk: BulkResume | undefined) =>
     bulk ? upsertBulk(object, keyField, rows, bulk) : upsertCollection(object, keyField, rows);
 
-  /** The last input per key: the same external id twice in one call fails both records. */
-
   return {
     batchLimit: COLLECTION_LIMIT,
     separateTaskObjects: false,

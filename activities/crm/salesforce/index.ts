@@ -83,14 +83,8 @@ export class SalesforceConfigError extends Error {
 }
 
 const DEFAULT_STAGES: Record<DealStage, string> = { open: 'Qualification', won: 'Closed Won', lost: 'Closed Lost' };
-/** sObject Collections take at most 200 records per call. */
 /** Collections upsert arrived in 46.0; from then on an upsert that updates also answers with the record id. */
 const MIN_API_VERSION = 46;
-
-
-
-
-
 
 function stringOrNull(value: unknown): string | null {
   if (value === null || value === undefined) return null;

@@ -5,7 +5,7 @@
 export type SalesforceValue = string | number | boolean | null;
 export type SalesforceRecord = Record<string, SalesforceValue>;
 
-/** Records per sObject Collections request. */
+/** sObject Collections take at most 200 records per call. */
 export const COLLECTION_LIMIT = 200;
 
 /** Standard field lengths (Account Name 255, Opportunity Name 120, Task Subject 255, Description 32,000). */
