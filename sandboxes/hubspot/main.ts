@@ -1,7 +1,7 @@
 import { HUBSPOT_SANDBOX_PORT, startHubSpotSandbox } from './index.js';
 
 /**
- * Runs the HubSpot sandbox alone: `tsx sandboxes/hubspot/main.ts [--port 12112]`. The project's
+ * Runs the HubSpot sandbox alone: `node --import tsx sandboxes/hubspot/main.ts [--port 12112]`. The project's
  * sandboxes CLI starts it with the other sandboxes; this entry point is for poking at it by hand.
  */
 function portFromArgs(argv: readonly string[]): number {

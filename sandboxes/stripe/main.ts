@@ -3,7 +3,7 @@ import { STRIPE_SANDBOX_PORT, startStripeSandbox } from './index.js';
 
 /**
  * Runs the Stripe sandbox on its own:
- *   npx tsx sandboxes/stripe/main.ts [--port 12111] [--customers 1000] [--rate-limit 100]
+ *   node --import tsx sandboxes/stripe/main.ts [--port 12111] [--customers 1000] [--rate-limit 100]
  * Point any Stripe client at it with host 127.0.0.1, the port, protocol http and a `sk_test_` key.
  */
 const { values } = parseArgs({

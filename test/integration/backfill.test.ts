@@ -274,7 +274,7 @@ describe('historical backfill to HubSpot (B2B) through the API, the workflow and
   }, 150_000);
 
   it('the CLI starts a dry run and ends with the summary table', async () => {
-    const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/backfill-cli.ts', '--api', stack.api.url, '--since', '2024-06-01', '--dry-run'], { cwd: projectRoot });
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/backfill-cli.ts', '--api', stack.api.url, '--since', '2024-06-01', '--dry-run'], { cwd: projectRoot });
     expect(stdout).toMatch(/backfill bf_\S+ started \(dry run\)/);
     expect(stdout).toMatch(/\| status\s+\| completed \(dry run: nothing written\)/);
     expect(stdout).toMatch(/\| would update \(matched\)\s+\| \d+/);
